@@ -1,0 +1,33 @@
+# `make repro` runs the pipeline, `make test` lints and runs the tests; both create the virtual
+# environment and install the pinned requirements first when needed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Stage commands in dvc.yaml call `python`: put the environment's first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup repro test test-fast lint bench clean-venv
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+repro: setup
+	$(BIN)/dvc repro
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+# The tests that need no network and finish fastest.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not e2e and not slow"
+
+clean-venv:
+	rm -rf $(VENV)

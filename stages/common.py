@@ -1,0 +1,184 @@
+"""Helpers shared by every stage: user-facing errors, atomic writes, npz I/O, checksums.
+
+Nothing here imports TensorFlow, so stages that only move arrays stay light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, NoReturn
+
+import numpy as np
+
+# A fixed timestamp for every zip member, so the same arrays always give the same bytes.
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+SPLITS = ("train", "test")
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad params, bad data, bad image): reported in one line."""
+
+
+def fail(message: str) -> NoReturn:
+    """Print one readable line to stderr and exit non-zero, without a traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def run_main(main: Callable[[], None]) -> None:
+    """Run a stage's main(), turning a UserError into one line and exit status 1."""
+    try:
+        main()
+    except UserError as error:
+        fail(str(error))
+    except KeyboardInterrupt:
+        print("interrupted: outputs were left as they were", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
+
+    A stage killed at any moment leaves either the previous file or none, never a half-written one.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
+    """Write arrays as an uncompressed .npz with fixed member timestamps and key order.
+
+    np.savez stamps each member with the current time; this does not, so equal arrays give
+    byte-identical files and DVC sees no change. Stored, not deflated: reading is faster and the
+    DVC cache deduplicates anyway.
+    """
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for key in sorted(arrays):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+
+
+def load_npz(path: str | os.PathLike[str], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load the named arrays from an .npz with pickles disallowed; UserError on anything wrong."""
+    source = Path(path)
+    if not source.is_file():
+        raise UserError(f"{source}: file not found")
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            missing = [key for key in keys if key not in archive.files]
+            if missing:
+                raise UserError(
+                    f"{source}: missing array(s) {', '.join(missing)} (has: {', '.join(archive.files) or 'none'})"
+                )
+            return {key: archive[key] for key in keys}
+    except UserError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise UserError(f"{source}: not a readable .npz archive ({error})") from None
+
+
+def _digest(stream: IO[bytes], algorithm: str) -> str:
+    hasher = hashlib.new(algorithm)
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    with open(path, "rb") as stream:
+        return _digest(stream, algorithm)
+
+
+def bytes_digest(data: bytes, algorithm: str = "sha256") -> str:
+    return _digest(io.BytesIO(data), algorithm)
+
+
+def array_digest(array: np.ndarray) -> str:
+    """sha256 of an array's dtype, shape and C-ordered bytes: the same content, the same digest."""
+    hasher = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    hasher.update(np.ascontiguousarray(array).tobytes())
+    return hasher.hexdigest()
+
+
+def check_images(path: str | os.PathLike[str], name: str, images: np.ndarray, dtype: str) -> None:
+    """Refuse image arrays that are not (n, 28, 28) of the expected dtype."""
+    expected = (IMAGE_SIZE, IMAGE_SIZE)
+    if images.ndim != 3 or images.shape[1:] != expected or images.shape[0] == 0:
+        raise UserError(f"{path}: {name} has shape {images.shape}, expected (n, 28, 28) with n > 0")
+    if images.dtype != np.dtype(dtype):
+        raise UserError(f"{path}: {name} has dtype {images.dtype}, expected {dtype}")
+
+
+def check_labels(path: str | os.PathLike[str], name: str, labels: np.ndarray, count: int) -> None:
+    """Refuse labels that are not `count` integers in 0..9."""
+    if labels.ndim != 1 or labels.shape[0] != count:
+        raise UserError(f"{path}: {name} has shape {labels.shape}, expected ({count},) to match the images")
+    if labels.dtype != np.uint8:
+        raise UserError(f"{path}: {name} has dtype {labels.dtype}, expected uint8")
+    if labels.size and int(labels.max()) >= NUM_CLASSES:
+        raise UserError(f"{path}: {name} has labels outside 0-9 (max {int(labels.max())})")
+
+
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def load_mnist(path: str | os.PathLike[str], normalized: bool) -> dict[str, np.ndarray]:
+    """Load and check an MNIST .npz: raw (uint8, 0..255) or normalized (float32, 0..1)."""
+    arrays = load_npz(path, MNIST_KEYS)
+    for split in SPLITS:
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        check_images(path, f"x_{split}", images, "float32" if normalized else "uint8")
+        check_labels(path, f"y_{split}", labels, images.shape[0])
+        low, high = float(images.min()), float(images.max())
+        if normalized and (low < 0 or high > 1):
+            raise UserError(f"{path}: x_{split} pixels span {low:g}..{high:g}, expected 0..1: was it normalized?")
+        if not normalized and high <= 1:
+            raise UserError(f"{path}: x_{split} pixels span {low:g}..{high:g}, expected 0..255: already normalized?")
+    return arrays
+
+
+def load_model(path: str | os.PathLike[str]):
+    """Load a .keras model in Keras' safe mode (no code from the file); UserError if missing or damaged.
+
+    TensorFlow is imported here, on first use, so that importing this module stays light.
+    """
+    from tensorflow import keras
+
+    model_path = Path(path)
+    if not model_path.is_file():
+        raise UserError(f"{model_path}: model file not found; run `dvc repro` to train it")
+    try:
+        return keras.models.load_model(model_path, compile=False, safe_mode=True)
+    except Exception as error:  # a damaged archive surfaces as many different exception types
+        raise UserError(f"{model_path}: cannot load the model ({type(error).__name__}: {error})") from None

