@@ -87,12 +87,13 @@ def cache_dir() -> Path:
 
 def parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
     """Decode an IDX file of unsigned bytes with `ndim` dimensions; UserError if it is malformed."""
+    if len(data) < 4:
+        raise UserError(f"{name}: too short for an IDX header ({len(data)} bytes)")
+    magic = int.from_bytes(data[:4], "big")
+    if magic != (IDX_UBYTE << 8 | ndim):
+        raise UserError(f"{name}: bad IDX magic number 0x{magic:08x}, expected 0x{IDX_UBYTE << 8 | ndim:08x}")
     if len(data) < 4 + 4 * ndim:
         raise UserError(f"{name}: too short for an IDX header ({len(data)} bytes)")
-    zero, dtype_code, dims = int.from_bytes(data[:2], "big"), data[2], data[3]
-    if zero != 0 or dtype_code != IDX_UBYTE or dims != ndim:
-        magic = int.from_bytes(data[:4], "big")
-        raise UserError(f"{name}: bad IDX magic number 0x{magic:08x}, expected 0x{0x800 | ndim:08x}")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     expected = 4 + 4 * ndim + int(np.prod(shape))
     if len(data) != expected:

@@ -1,0 +1,67 @@
+"""Evaluation arithmetic, checked against a small example worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stages import evaluate
+
+# Six test images. By hand:
+#   digit 0: 2 images, both predicted 0          -> TP 2, FN 0; 1 predicted as 0 -> FP 1
+#   digit 1: 3 images, 1 right, 1 -> 0, 1 -> 2   -> TP 1, FN 2, FP 0
+#   digit 2: 1 image, predicted 2                -> TP 1, FN 0; 1 predicted as 2 -> FP 1
+ACTUAL = np.array([0, 0, 1, 1, 1, 2])
+PREDICTED = np.array([0, 0, 1, 0, 2, 2])
+
+
+def test_confusion_matrix_counts_true_by_predicted():
+    confusion = evaluate.confusion_matrix(ACTUAL, PREDICTED)
+    assert confusion.shape == (10, 10)
+    assert confusion[0, 0] == 2 and confusion[1, 1] == 1 and confusion[2, 2] == 1
+    assert confusion[1, 0] == 1 and confusion[1, 2] == 1
+    assert confusion.sum() == 6
+
+
+def test_per_class_figures_match_the_hand_computed_example():
+    rows = evaluate.per_class_figures(evaluate.confusion_matrix(ACTUAL, PREDICTED))
+    assert [(r["tp"], r["fn"], r["fp"]) for r in rows[:3]] == [(2, 0, 1), (1, 2, 0), (1, 0, 1)]
+    assert rows[0]["precision"] == pytest.approx(2 / 3) and rows[0]["recall"] == 1.0
+    assert rows[1]["precision"] == 1.0 and rows[1]["recall"] == pytest.approx(1 / 3)
+    assert rows[1]["f1"] == pytest.approx(0.5)
+    assert rows[2]["precision"] == 0.5 and rows[2]["f1"] == pytest.approx(2 / 3)
+    assert all(r["support"] == 0 and r["f1"] == 0.0 for r in rows[3:])
+
+
+def test_metrics_document_has_macro_f1_and_per_class_precision_and_recall():
+    rows = evaluate.per_class_figures(evaluate.confusion_matrix(ACTUAL, PREDICTED))
+    document = evaluate.metrics_document(0.25, 4 / 6, rows)
+    assert document["test_accuracy"] == pytest.approx(0.666667)
+    assert document["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 10, abs=1e-6)
+    assert document["precision"]["0"] == pytest.approx(0.666667)
+    assert document["recall"]["1"] == pytest.approx(0.333333)
+    assert set(document["recall"]) == {str(d) for d in range(10)}
+
+
+def test_the_prose_says_what_the_counts_mean():
+    rows = evaluate.per_class_figures(evaluate.confusion_matrix(ACTUAL, PREDICTED))
+    assert evaluate.describe_class(rows[1]) == (
+        "- 1 is predicted correctly 1 times; 2 times the input was 1 but the model predicted another digit; "
+        "0 times the model predicted 1 for another digit.")
+
+
+def test_predictions_csv_has_one_row_per_image():
+    assert evaluate.predictions_csv(ACTUAL[:2], PREDICTED[:2]) == "actual,predicted\n0,0\n0,0\n"
+
+
+def test_cross_entropy_and_softmax():
+    probabilities = evaluate.softmax(np.array([[0.0, 0.0], [np.log(3.0), 0.0]]))
+    np.testing.assert_allclose(probabilities, [[0.5, 0.5], [0.75, 0.25]])
+    assert evaluate.cross_entropy(probabilities, np.array([0, 0])) == pytest.approx(-(np.log(0.5) + np.log(0.75)) / 2)
+
+
+def test_most_confident_mistakes_come_first():
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.05, 0.95]])
+    actual = np.array([0, 0, 0, 1])
+    assert evaluate.most_confident_mistakes(probabilities, actual, 5).tolist() == [1, 2]
+    assert evaluate.most_confident_mistakes(probabilities, actual, 1).tolist() == [1]
