@@ -168,16 +168,23 @@ def load_mnist(path: str | os.PathLike[str], normalized: bool) -> dict[str, np.n
     return arrays
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise probabilities from the model's 10 logits."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
 def load_model(path: str | os.PathLike[str]):
     """Load a .keras model in Keras' safe mode (no code from the file); UserError if missing or damaged.
 
     TensorFlow is imported here, on first use, so that importing this module stays light.
     """
-    from tensorflow import keras
-
     model_path = Path(path)
     if not model_path.is_file():
         raise UserError(f"{model_path}: model file not found; run `dvc repro` to train it")
+    from tensorflow import keras
+
     try:
         return keras.models.load_model(model_path, compile=False, safe_mode=True)
     except Exception as error:  # a damaged archive surfaces as many different exception types

@@ -28,6 +28,7 @@ from stages.common import (
     load_mnist,
     load_model,
     run_main,
+    softmax,
     write_text_atomic,
 )
 
@@ -39,12 +40,6 @@ PER_CLASS = Path("reports/per_class.md")
 CONFUSION_PNG = Path("reports/confusion_matrix.png")
 MISCLASSIFIED_PNG = Path("reports/misclassified.png")
 DIGITS = list(range(NUM_CLASSES))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:

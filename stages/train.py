@@ -137,7 +137,8 @@ def train(
     if config.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.early_stopping_patience, restore_best_weights=True))
-    fit = model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks, verbose=2)
+    fit = model.fit(train_data, validation_data=val_data, epochs=config.epochs, callbacks=callbacks, verbose=2,
+                    shuffle=False)  # the dataset reshuffles itself every epoch
     validation = model.evaluate(val_data, verbose=0, return_dict=True)
     return model, fit.history, validation
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from stages import evaluate
+from stages.common import softmax
 
 # Six test images. By hand:
 #   digit 0: 2 images, both predicted 0          -> TP 2, FN 0; 1 predicted as 0 -> FP 1
@@ -55,7 +56,7 @@ def test_predictions_csv_has_one_row_per_image():
 
 
 def test_cross_entropy_and_softmax():
-    probabilities = evaluate.softmax(np.array([[0.0, 0.0], [np.log(3.0), 0.0]]))
+    probabilities = softmax(np.array([[0.0, 0.0], [np.log(3.0), 0.0]]))
     np.testing.assert_allclose(probabilities, [[0.5, 0.5], [0.75, 0.25]])
     assert evaluate.cross_entropy(probabilities, np.array([0, 0])) == pytest.approx(-(np.log(0.5) + np.log(0.75)) / 2)
 
