@@ -5,7 +5,7 @@
 Each PATH is an image file (PNG, JPEG, BMP, GIF, TIFF, WebP) or a folder of them. A photo of ink on
 paper is turned into an MNIST-style image first, the way MNIST itself was made: grayscale, ink found
 and paper noise suppressed, cropped to the ink, scaled so the longer side is 20 pixels, placed in a
-28×28 frame with the ink's centre of mass at the centre, then scaled to 0..1 as the normalize stage does.
+28x28 frame with the ink's centre of mass at the centre, then scaled to 0..1 as the normalize stage does.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def read_grayscale(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             if image.width * image.height > MAX_PIXELS:
-                raise UserError(f"{path}: {image.width}×{image.height} pixels is larger than the "
+                raise UserError(f"{path}: {image.width}x{image.height} pixels is larger than the "
                                 f"{MAX_PIXELS // 1_000_000}-megapixel limit; scale it down first")
             image.load()
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
@@ -106,7 +106,7 @@ def ink_bounds(mass: np.ndarray) -> tuple[int, int]:
 
 
 def to_mnist_frame(ink: np.ndarray, source: str) -> np.ndarray:
-    """Crop to the ink, scale the longer side to 20 px (anti-aliased), centre the mass in 28×28 uint8."""
+    """Crop to the ink, scale the longer side to 20 px (anti-aliased), centre the mass in 28x28 uint8."""
     if not ink.any():
         raise UserError(f"{source}: no ink found (blank or uniform image)")
     top, bottom = ink_bounds(ink.sum(axis=1))
@@ -131,7 +131,7 @@ def to_mnist_frame(ink: np.ndarray, source: str) -> np.ndarray:
 
 
 def preprocess(path: Path) -> np.ndarray:
-    """An image file as the 28×28 uint8 MNIST-style digit (white ink on black) the model expects."""
+    """An image file as the 28x28 uint8 MNIST-style digit (white ink on black) the model expects."""
     return to_mnist_frame(ink_map(read_grayscale(path)), str(path))
 
 
@@ -181,7 +181,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     parser.add_argument("--model", type=Path, default=MODEL, help=f"the trained model (default {MODEL})")
     parser.add_argument("--json", action="store_true", help="print one JSON object per image")
-    parser.add_argument("--show-input", type=Path, metavar="DIR", help="write the 28×28 image the model saw")
+    parser.add_argument("--show-input", type=Path, metavar="DIR", help="write the 28x28 image the model saw")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="also write path,digit,probability rows")
     parser.add_argument("--runners-up", type=int, default=2, metavar="N", help="how many runners-up (default 2)")
     return parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Turn 28×28 MNIST-style digits into fake photos of ink on paper, as a phone or scanner would give."""
+"""Turn 28x28 MNIST-style digits into fake photos of ink on paper, as a phone or scanner would give."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from tests.photos import photograph, write_photos
 
 
 def seven() -> np.ndarray:
-    """A crude 28×28 '7': a bar on top and a slanted stroke, white on black like MNIST."""
+    """A crude 28x28 '7': a bar on top and a slanted stroke, white on black like MNIST."""
     digit = np.zeros((28, 28), np.uint8)
     digit[6:9, 7:21] = 255
     for row in range(9, 23):
