@@ -31,3 +31,7 @@ test-fast: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Speed and memory against the plain Keras way and the compute floor (needs `make repro` first).
+bench: setup
+	$(BIN)/python -m benchmarks.bench
