@@ -41,8 +41,12 @@ class Prediction:
                 "runners_up": [{"digit": d, "probability": round(p, 6)} for d, p in self.runners_up]}
 
     def as_line(self) -> str:
-        others = ", ".join(f"{d} ({p:.1%})" for d, p in self.runners_up)
-        return f"{self.path}: {self.digit} ({self.probability:.1%}); runners-up: {others}"
+        others = ", ".join(f"{d} ({percent(p)})" for d, p in self.runners_up)
+        return f"{self.path}: {self.digit} ({percent(self.probability)}); runners-up: {others}"
+
+
+def percent(probability: float) -> str:
+    return f"{probability:.1%}" if probability >= 0.001 else "<0.1%"
 
 
 # --- preprocessing ------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ from tests.conftest import VENV_BIN, git_commit, make_small_repo, ran_stages, ru
 
 pytestmark = pytest.mark.slow
 
+ALL_STAGES = ["fetch", "normalize", "train", "evaluate", "classify_own"]
+AFTER_TRAIN = ["classify_own", "evaluate", "train"]  # sorted: the stages a new model reruns
+
 OUTPUTS = [
     "data/raw/mnist.npz", "data/prepared/mnist.npz", "models/model.keras", "reports/metrics.json",
     "reports/predictions.csv", "reports/train_history.csv", "reports/train_metrics.json", "reports/per_class.md",
@@ -38,7 +41,7 @@ def reproduced(tmp_path_factory) -> Path:
     """A small copy of the repository after one full `dvc repro`, committed."""
     repo = make_small_repo(tmp_path_factory.mktemp("pipeline"), synthetic_mnist())
     result = dvc(repo, "repro")
-    assert ran_stages(result.stdout) == ["fetch", "normalize", "train", "evaluate"]
+    assert ran_stages(result.stdout) == ALL_STAGES
     git_commit(repo, "baseline")
     return repo
 
@@ -57,9 +60,9 @@ def test_nothing_changed_nothing_runs(reproduced):
     assert "up to date" in dvc(reproduced, "status").stdout
 
 
-def test_a_train_param_reruns_train_and_evaluate_only(workspace):
+def test_a_train_param_reruns_train_and_what_reads_the_model_only(workspace):
     set_param(workspace, "train", "epochs", 3)
-    assert ran_stages(dvc(workspace, "repro").stdout) == ["train", "evaluate"]
+    assert sorted(ran_stages(dvc(workspace, "repro").stdout)) == AFTER_TRAIN
 
 
 def test_an_evaluate_param_reruns_evaluate_alone(workspace):
@@ -71,16 +74,16 @@ def test_editing_a_stage_reruns_it_and_an_unchanged_output_stops_the_cascade(wor
     with open(workspace / "stages" / "evaluate.py", "a") as module:
         module.write("\n# an edit\n")
     assert ran_stages(dvc(workspace, "repro").stdout) == ["evaluate"]
-    with open(workspace / "stages" / "normalize.py", "a") as module:
+    with open(workspace / "stages" / "fetch.py", "a") as module:
         module.write("\n# an edit\n")
-    # normalize reruns; its output is byte-identical, so train and evaluate do not.
-    assert ran_stages(dvc(workspace, "repro").stdout) == ["normalize"]
+    # fetch reruns; its output is byte-identical, so nothing downstream does.
+    assert ran_stages(dvc(workspace, "repro").stdout) == ["fetch"]
 
 
 def test_forced_repro_gives_byte_identical_outputs(workspace):
     before = digests(workspace)
     result = dvc(workspace, "repro", "-f")
-    assert ran_stages(result.stdout) == ["fetch", "normalize", "train", "evaluate"]
+    assert ran_stages(result.stdout) == ALL_STAGES
     assert digests(workspace) == before
 
 
@@ -114,7 +117,7 @@ def test_killed_training_leaves_no_half_written_model_and_repro_recovers(workspa
     model = workspace / "models" / "model.keras"
     assert not model.exists() or model.read_bytes() == previous
     set_param(workspace, "train", "epochs", 3)
-    assert ran_stages(dvc(workspace, "repro").stdout) == ["train", "evaluate"]
+    assert sorted(ran_stages(dvc(workspace, "repro").stdout)) == AFTER_TRAIN
     assert "up to date" in dvc(workspace, "status").stdout
 
 
@@ -147,6 +150,14 @@ def test_an_experiment_runs_shows_and_applies(workspace):
     for column in ("test_accuracy", "test_loss", "macro_f1", "train.epochs", "train.learning_rate"):
         assert column in header
     assert "three-epochs" in table
+    dvc(workspace, "exp", "run", "-S", "train.epochs=4", "-n", "four-epochs")
+    dvc(workspace, "plots", "diff", "three-epochs", "four-epochs", "-o", "diff_html")
+    html = (workspace / "diff_html" / "index.html").read_text()
+    for plot in ("Training accuracy", "Confusion matrix (test set)"):
+        assert plot in html
+    assert "three-epochs" in html and "four-epochs" in html
+    images = list((workspace / "diff_html" / "static").glob("*confusion_matrix.png"))
+    assert len(images) == 2, images
     dvc(workspace, "exp", "apply", "three-epochs")
     assert "train.epochs" in dvc(workspace, "params", "diff").stdout
     assert "test_accuracy" in dvc(workspace, "metrics", "diff").stdout
