@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Stage commands in dvc.yaml call `python`: put the environment's first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-fast lint bench clean-venv
+.PHONY: setup repro test test-fast lint bench predict clean-venv
 
 setup: $(VENV)/.installed
 
@@ -35,3 +35,7 @@ clean-venv:
 # Speed and memory against the plain Keras way and the compute floor (needs `make repro` first).
 bench: setup
 	$(BIN)/python -m benchmarks.bench
+
+# Classify your own digit images: make predict IMAGES="photo.jpg some-folder/"
+predict: setup
+	$(BIN)/python -m stages.predict $(IMAGES)
