@@ -153,13 +153,20 @@ def check_labels(path: str | os.PathLike[str], name: str, labels: np.ndarray, co
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
+def check_shapes(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], pixel_dtype: str) -> None:
+    """Refuse MNIST arrays whose images are not (n, 28, 28) of `pixel_dtype` with n uint8 labels in 0..9."""
+    for split in SPLITS:
+        images = arrays[f"x_{split}"]
+        check_images(path, f"x_{split}", images, pixel_dtype)
+        check_labels(path, f"y_{split}", arrays[f"y_{split}"], images.shape[0])
+
+
 def load_mnist(path: str | os.PathLike[str], normalized: bool) -> dict[str, np.ndarray]:
     """Load and check an MNIST .npz: raw (uint8, 0..255) or normalized (float32, 0..1)."""
     arrays = load_npz(path, MNIST_KEYS)
+    check_shapes(path, arrays, "float32" if normalized else "uint8")
     for split in SPLITS:
-        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        check_images(path, f"x_{split}", images, "float32" if normalized else "uint8")
-        check_labels(path, f"y_{split}", labels, images.shape[0])
+        images = arrays[f"x_{split}"]
         low, high = float(images.min()), float(images.max())
         if normalized and (low < 0 or high > 1):
             raise UserError(f"{path}: x_{split} pixels span {low:g}..{high:g}, expected 0..1: was it normalized?")

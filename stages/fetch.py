@@ -34,8 +34,7 @@ from stages.common import (
     array_digest,
     atomic_path,
     bytes_digest,
-    check_images,
-    check_labels,
+    check_shapes,
     file_digest,
     load_npz,
     run_main,
@@ -101,25 +100,18 @@ def parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def check_structure(arrays: dict[str, np.ndarray], origin: str) -> None:
-    for split in ("train", "test"):
-        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        check_images(origin, f"x_{split}", images, "uint8")
-        check_labels(origin, f"y_{split}", labels, images.shape[0])
-
-
 def verify_arrays(arrays: dict[str, np.ndarray], origin: str) -> None:
     """Check decoded arrays against the pinned MNIST digests (for copies of unknown format)."""
-    check_structure(arrays, origin)
+    check_shapes(origin, arrays, "uint8")
     wrong = [key for key in KEYS if array_digest(arrays[key]) != ARRAY_DIGESTS[key]]
     if wrong:
         raise SourceFailed(f"{origin}: {', '.join(wrong)} differ from the pinned MNIST digests")
 
 
-def verify_digest(path: Path, algorithm: str, expected: str) -> None:
+def verify_digest(path: Path, algorithm: str, expected: str, origin: str) -> None:
     actual = file_digest(path, algorithm)
     if actual != expected:
-        raise SourceFailed(f"{path.name}: {algorithm} {actual} does not match the pinned {expected}")
+        raise SourceFailed(f"{origin}: {algorithm} {actual} does not match the pinned {expected}")
 
 
 def idx_arrays(read: Callable[[str, str], bytes]) -> dict[str, np.ndarray]:
@@ -144,7 +136,7 @@ def download(url: str, destination: Path, algorithm: str, expected: str, timeout
             total = int(response.headers.get("Content-Length") or 0)
             with open(tmp, "wb") as out:
                 copy_with_progress(response, out, total, url)
-            verify_digest(tmp, algorithm, expected)
+            verify_digest(tmp, algorithm, expected, url)
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", None) or error
         raise SourceFailed(f"{url}: {reason}") from None
@@ -270,7 +262,7 @@ def fetch(config: params.FetchParams) -> dict[str, np.ndarray]:
         print(f"fetch: trying {source}")
         try:
             arrays = SOURCE_FUNCTIONS[source](config)
-            check_structure(arrays, source)
+            check_shapes(source, arrays, "uint8")
         except (SourceFailed, UserError) as error:
             print(f"fetch: {source} failed: {error}")
             failures.append(f"{source} ({error})")

@@ -94,3 +94,9 @@ def test_the_stage_refuses_bad_data_in_one_line_and_writes_nothing(tmp_path: Pat
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == "error: data/raw/mnist.npz: y_train has labels outside 0-9 (max 19)"
     assert not (tmp_path / "data" / "prepared").exists()
+
+
+def test_fetch_and_normalize_do_not_import_tensorflow():
+    code = "import sys, stages.fetch, stages.normalize; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    result = run(["python", "-c", code], cwd=REPO)
+    assert result.stdout.strip() == "False False"
