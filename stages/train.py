@@ -1,7 +1,7 @@
 """Stage 3, train: fit the Sequential 784 → hidden Dense layers → 10 network, write models/model.keras.
 
-Everything comes from params.yaml `train:`. The last `validation_fraction` of a seeded shuffle of the
-60,000 training images is held out for validation; the test images are never read here.
+Everything comes from params.yaml `train:`. A seeded `validation_fraction` of the 60,000 training
+images is held out for validation; the test images are never read here.
 """
 
 from __future__ import annotations
@@ -80,17 +80,14 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, config: params.TrainPar
     indices = tf.data.Dataset.range(len(labels))
     if training:
         indices = indices.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
-    batches = indices.batch(config.batch_size)
+    dataset = indices.batch(config.batch_size).map(
+        lambda batch: (tf.gather(images, batch), tf.gather(one_hot, batch)),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if training and config.augment_shift_pixels:
-        batches = tf.data.Dataset.zip((batches, tf.data.Dataset.random(seed=config.seed).batch(2)))
-        dataset = batches.map(
-            lambda batch, seed: (shift_images(tf.gather(images, batch), config.augment_shift_pixels, seed),
-                                 tf.gather(one_hot, batch)),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
-        )
-    else:
-        dataset = batches.map(lambda batch: (tf.gather(images, batch), tf.gather(one_hot, batch)),
-                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        seeds = tf.data.Dataset.random(seed=config.seed).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            lambda batch, seed: (shift_images(batch[0], config.augment_shift_pixels, seed), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
