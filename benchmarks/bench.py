@@ -78,11 +78,11 @@ def summarize(recorder, setup_seconds: float) -> dict:
 
 
 def time_project(arrays: dict, config: params.TrainParams) -> dict:
-    from stages import train
+    from stages import network
 
     recorder = epoch_recorder(arrays["x_test"], arrays["y_test"])
     started = time.perf_counter()
-    train.train(arrays, config, extra_callbacks=(recorder,))
+    network.train(arrays, config, extra_callbacks=(recorder,))
     total = time.perf_counter() - started
     # Everything outside the epochs (split, dataset, compile, final validation) counts as set-up.
     return summarize(recorder, setup_seconds=total - sum(recorder.seconds)) | {"fit_seconds": round(total, 2)}

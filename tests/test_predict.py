@@ -100,10 +100,10 @@ def test_an_image_over_the_size_limit_is_refused_before_decoding(tmp_path, monke
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """An (untrained) model of the project's shape, saved the project's way."""
-    from stages import params, train
+    from stages import network, params
 
     path = tmp_path_factory.mktemp("model") / "model.keras"
-    train.save_model(train.build_model(params.TrainParams(hidden_units=(8,))), path)
+    network.save_model(network.build_model(params.TrainParams(hidden_units=(8,))), path)
     return path
 
 

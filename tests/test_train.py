@@ -1,4 +1,4 @@
-"""The train stage's pieces: the network from params, the validation split, augmentation, saving."""
+"""The train stage and its network: layers from params, the validation split, augmentation, saving."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from stages import params, train
+from stages import network, params, train
 from stages.common import file_digest
 
 
@@ -16,7 +16,7 @@ def train_params(**overrides) -> params.TrainParams:
 
 
 def test_the_default_network_is_784_128_128_10_with_ten_logits():
-    model = train.build_model(train_params(hidden_units=(128, 128), dropout=0.0))
+    model = network.build_model(train_params(hidden_units=(128, 128), dropout=0.0))
     dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
     assert [layer.units for layer in dense] == [128, 128, 10]
     assert [layer.get_config()["activation"] for layer in dense] == ["relu", "relu", "linear"]
@@ -26,7 +26,7 @@ def test_the_default_network_is_784_128_128_10_with_ten_logits():
 
 
 def test_layer_sizes_activation_and_dropout_come_from_params():
-    model = train.build_model(train_params(hidden_units=(32, 16, 8), activation="tanh", dropout=0.3))
+    model = network.build_model(train_params(hidden_units=(32, 16, 8), activation="tanh", dropout=0.3))
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
     assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [32, 16, 8, 10]
@@ -35,12 +35,12 @@ def test_layer_sizes_activation_and_dropout_come_from_params():
 
 
 def test_validation_split_is_seeded_disjoint_and_complete():
-    train_idx, val_idx = train.split_validation(100, 0.2, seed=7)
+    train_idx, val_idx = network.split_validation(100, 0.2, seed=7)
     assert len(val_idx) == 20 and len(train_idx) == 80
     assert sorted(np.concatenate([train_idx, val_idx]).tolist()) == list(range(100))
-    again = train.split_validation(100, 0.2, seed=7)
+    again = network.split_validation(100, 0.2, seed=7)
     np.testing.assert_array_equal(again[1], val_idx)
-    assert not np.array_equal(train.split_validation(100, 0.2, seed=8)[1], val_idx)
+    assert not np.array_equal(network.split_validation(100, 0.2, seed=8)[1], val_idx)
 
 
 def test_shifting_moves_a_batch_by_at_most_the_limit_and_keeps_the_shape():
@@ -50,7 +50,7 @@ def test_shifting_moves_a_batch_by_at_most_the_limit_and_keeps_the_shape():
     images[:, 14, 14] = 1.0
     positions = set()
     for seed in range(40):
-        shifted = train.shift_images(tf.constant(images), 2, tf.constant([seed, 0])).numpy()
+        shifted = network.shift_images(tf.constant(images), 2, tf.constant([seed, 0])).numpy()
         assert shifted.shape == images.shape
         assert np.all(shifted.reshape(4, -1).sum(axis=1) == 1.0)
         spots = {tuple(np.argwhere(image)[0]) for image in shifted}
@@ -62,16 +62,16 @@ def test_shifting_moves_a_batch_by_at_most_the_limit_and_keeps_the_shape():
 
 def test_shared_object_ids_are_renumbered_consistently():
     config = {"a": {"shared_object_id": 987}, "b": [{"shared_object_id": 123}, {"shared_object_id": 987}]}
-    assert train.renumber_shared_objects(config, {}) == {
+    assert network.renumber_shared_objects(config, {}) == {
         "a": {"shared_object_id": 1}, "b": [{"shared_object_id": 2}, {"shared_object_id": 1}]}
 
 
 def test_a_model_saved_twice_gives_identical_bytes_and_loads_in_safe_mode(tmp_path):
     from stages.common import load_model
 
-    model = train.build_model(train_params(hidden_units=(8,)))
-    train.save_model(model, tmp_path / "a.keras")
-    train.save_model(model, tmp_path / "b.keras")
+    model = network.build_model(train_params(hidden_units=(8,)))
+    network.save_model(model, tmp_path / "a.keras")
+    network.save_model(model, tmp_path / "b.keras")
     assert file_digest(tmp_path / "a.keras") == file_digest(tmp_path / "b.keras")
     loaded = load_model(tmp_path / "a.keras")
     x = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
