@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import sys
 import tempfile
@@ -121,7 +120,7 @@ def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
 
 
 def bytes_digest(data: bytes, algorithm: str = "sha256") -> str:
-    return _digest(io.BytesIO(data), algorithm)
+    return hashlib.new(algorithm, data).hexdigest()
 
 
 def array_digest(array: np.ndarray) -> str:
@@ -153,19 +152,23 @@ def check_labels(path: str | os.PathLike[str], name: str, labels: np.ndarray, co
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def check_shapes(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], pixel_dtype: str) -> None:
+def check_shapes(
+    path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], pixel_dtype: str, splits: tuple[str, ...] = SPLITS
+) -> None:
     """Refuse MNIST arrays whose images are not (n, 28, 28) of `pixel_dtype` with n uint8 labels in 0..9."""
-    for split in SPLITS:
+    for split in splits:
         images = arrays[f"x_{split}"]
         check_images(path, f"x_{split}", images, pixel_dtype)
         check_labels(path, f"y_{split}", arrays[f"y_{split}"], images.shape[0])
 
 
-def load_mnist(path: str | os.PathLike[str], normalized: bool) -> dict[str, np.ndarray]:
-    """Load and check an MNIST .npz: raw (uint8, 0..255) or normalized (float32, 0..1)."""
-    arrays = load_npz(path, MNIST_KEYS)
-    check_shapes(path, arrays, "float32" if normalized else "uint8")
-    for split in SPLITS:
+def load_mnist(
+    path: str | os.PathLike[str], normalized: bool, splits: tuple[str, ...] = SPLITS
+) -> dict[str, np.ndarray]:
+    """Load and check the given splits of an MNIST .npz: raw (uint8, 0..255) or normalized (float32, 0..1)."""
+    arrays = load_npz(path, tuple(f"{kind}_{split}" for split in splits for kind in ("x", "y")))
+    check_shapes(path, arrays, "float32" if normalized else "uint8", splits)
+    for split in splits:
         images = arrays[f"x_{split}"]
         low, high = float(images.min()), float(images.max())
         if normalized and (low < 0 or high > 1):

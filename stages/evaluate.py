@@ -152,7 +152,7 @@ def plot_mistakes(images: np.ndarray, probabilities: np.ndarray, actual: np.ndar
 
 def main() -> None:
     config = params.load("evaluate")
-    arrays = load_mnist(DATA, normalized=True)
+    arrays = load_mnist(DATA, normalized=True, splits=("test",))
     model = load_model(MODEL)
     images, actual = arrays["x_test"], arrays["y_test"].astype(np.int64)
     probabilities = softmax(model.predict(images, batch_size=2048, verbose=0).astype(np.float64))

@@ -30,6 +30,7 @@ import numpy as np
 
 from stages import params
 from stages.common import (
+    MNIST_KEYS,
     UserError,
     array_digest,
     atomic_path,
@@ -42,7 +43,6 @@ from stages.common import (
 )
 
 OUTPUT = Path("data/raw/mnist.npz")
-KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -103,7 +103,7 @@ def parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
 def verify_arrays(arrays: dict[str, np.ndarray], origin: str) -> None:
     """Check decoded arrays against the pinned MNIST digests (for copies of unknown format)."""
     check_shapes(origin, arrays, "uint8")
-    wrong = [key for key in KEYS if array_digest(arrays[key]) != ARRAY_DIGESTS[key]]
+    wrong = [key for key in MNIST_KEYS if array_digest(arrays[key]) != ARRAY_DIGESTS[key]]
     if wrong:
         raise SourceFailed(f"{origin}: {', '.join(wrong)} differ from the pinned MNIST digests")
 
@@ -177,7 +177,7 @@ def from_local(config: params.FetchParams) -> dict[str, np.ndarray]:
 
 def load_local(path: Path) -> dict[str, np.ndarray]:
     if path.is_file():
-        return load_npz(path, KEYS)
+        return load_npz(path, MNIST_KEYS)
 
     def read(key: str, name: str) -> bytes:
         if (path / name).is_file():
@@ -194,7 +194,7 @@ def load_local(path: Path) -> dict[str, np.ndarray]:
 
 def from_keras(config: params.FetchParams) -> dict[str, np.ndarray]:
     path = download(KERAS_URL, cache_dir() / "keras" / "mnist.npz", "sha256", KERAS_SHA256, config.timeout_seconds)
-    return load_npz(path, KEYS)
+    return load_npz(path, MNIST_KEYS)
 
 
 def from_torchvision(config: params.FetchParams) -> dict[str, np.ndarray]:
@@ -278,8 +278,8 @@ def fetch(config: params.FetchParams) -> dict[str, np.ndarray]:
 def main() -> None:
     config = params.load("fetch")
     arrays = fetch(config)
-    save_npz(OUTPUT, {key: arrays[key] for key in KEYS})
-    print(f"fetch: wrote {OUTPUT} ({', '.join(f'{k} {arrays[k].shape}' for k in KEYS)})")
+    save_npz(OUTPUT, {key: arrays[key] for key in MNIST_KEYS})
+    print(f"fetch: wrote {OUTPUT} ({', '.join(f'{k} {arrays[k].shape}' for k in MNIST_KEYS)})")
 
 
 if __name__ == "__main__":

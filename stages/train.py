@@ -29,7 +29,7 @@ def history_csv(history: dict[str, list[float]]) -> str:
 
 def main() -> None:
     config = params.load("train")
-    arrays = load_mnist(INPUT, normalized=True)
+    arrays = load_mnist(INPUT, normalized=True, splits=("train",))
     from stages import network  # TensorFlow loads only once the params and the data have passed their checks
 
     started = time.perf_counter()
