@@ -33,8 +33,8 @@ import itertools
 
 import numpy as np
 
-from stages import params
-from stages.common import load_mnist, write_text_atomic
+from mnist_dvc import params
+from mnist_dvc.common import load_mnist, write_text_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "reports" / "benchmark.json"
@@ -78,7 +78,7 @@ def summarize(recorder, setup_seconds: float) -> dict:
 
 
 def time_project(arrays: dict, config: params.TrainParams) -> dict:
-    from stages import network
+    from mnist_dvc import network
 
     recorder = epoch_recorder(arrays["x_test"], arrays["y_test"])
     started = time.perf_counter()

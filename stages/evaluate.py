@@ -21,8 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from stages import params
-from stages.common import (
+from mnist_dvc import params
+from mnist_dvc.common import (
     NUM_CLASSES,
     atomic_path,
     load_mnist,

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import params
-from stages.common import (
+from mnist_dvc import params
+from mnist_dvc.common import (
     MNIST_KEYS,
     UserError,
     array_digest,

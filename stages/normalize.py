@@ -6,15 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.common import SPLITS, load_mnist, run_main, save_npz
+from mnist_dvc.common import SPLITS, load_mnist, run_main, save_npz, scale_pixels
 
 INPUT = Path("data/raw/mnist.npz")
 OUTPUT = Path("data/prepared/mnist.npz")
-
-
-def scale_pixels(images: np.ndarray) -> np.ndarray:
-    """Map 0..255 pixel values to float32 0..1 (÷ 255): the one scaling training and prediction share."""
-    return np.divide(images, np.float32(255), dtype=np.float32)
 
 
 def normalize(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

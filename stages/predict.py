@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from stages.common import IMAGE_SIZE, UserError, atomic_path, load_model, softmax, write_text_atomic
-from stages.normalize import scale_pixels
+from mnist_dvc.common import IMAGE_SIZE, UserError, atomic_path, load_model, scale_pixels, softmax, write_text_atomic
 
 MODEL = Path("models/model.keras")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}

@@ -10,8 +10,8 @@ import json
 import time
 from pathlib import Path
 
-from stages import params
-from stages.common import load_mnist, run_main, write_text_atomic
+from mnist_dvc import params
+from mnist_dvc.common import load_mnist, run_main, write_text_atomic
 
 INPUT = Path("data/prepared/mnist.npz")
 MODEL = Path("models/model.keras")
@@ -30,7 +30,7 @@ def history_csv(history: dict[str, list[float]]) -> str:
 def main() -> None:
     config = params.load("train")
     arrays = load_mnist(INPUT, normalized=True, splits=("train",))
-    from stages import network  # TensorFlow loads only once the params and the data have passed their checks
+    from mnist_dvc import network  # TensorFlow loads only once the params and the data have passed their checks
 
     started = time.perf_counter()
     model, history, validation = network.train(arrays, config)

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.common import file_digest, load_mnist, load_model
-from stages.normalize import scale_pixels
+from mnist_dvc.common import file_digest, load_mnist, load_model, scale_pixels
 from tests.conftest import REPO, project_files, ran_stages, run
 from tests.photos import write_photos
 

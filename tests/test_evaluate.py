@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mnist_dvc.common import softmax
 from stages import evaluate
-from stages.common import softmax
 
 # Six test images. By hand:
 #   digit 0: 2 images, both predicted 0          -> TP 2, FN 0; 1 predicted as 0 -> FP 1

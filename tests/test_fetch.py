@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages import fetch, params
-from stages.common import UserError, array_digest, file_digest, save_npz
+from mnist_dvc import params
+from mnist_dvc.common import UserError, array_digest, file_digest, save_npz
+from stages import fetch
 from tests.conftest import REPO, run
 
 
@@ -134,6 +135,7 @@ def test_when_every_source_fails_the_error_lists_them_and_says_how_to_supply_a_c
 
 def test_the_stage_writes_nothing_when_no_source_works(tmp_path):
     (tmp_path / "stages").symlink_to(REPO / "stages")
+    (tmp_path / "mnist_dvc").symlink_to(REPO / "mnist_dvc")
     (tmp_path / "params.yaml").write_text(
         f"fetch:\n  local_path: {tmp_path / 'absent.npz'}\n  sources: [local]\n  timeout_seconds: 1\n")
     result = run(["python", "-m", "stages.fetch"], cwd=tmp_path, check=False)

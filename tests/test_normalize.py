@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stages.common import UserError, file_digest, load_mnist, save_npz
-from stages.normalize import normalize, scale_pixels
+from mnist_dvc.common import UserError, file_digest, load_mnist, save_npz, scale_pixels
+from stages.normalize import normalize
 from tests.conftest import REPO, run
 
 
@@ -87,6 +87,7 @@ def test_a_pickled_object_array_is_not_loaded(tmp_path, small_arrays):
 
 def test_the_stage_refuses_bad_data_in_one_line_and_writes_nothing(tmp_path: Path, small_arrays):
     (tmp_path / "stages").symlink_to(REPO / "stages")
+    (tmp_path / "mnist_dvc").symlink_to(REPO / "mnist_dvc")
     raw = tmp_path / "data" / "raw" / "mnist.npz"
     save_npz(raw, corrupt(small_arrays, "y_train", small_arrays["y_train"] + 10))
     result = run(["python", "-m", "stages.normalize"], cwd=tmp_path, check=False)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import params
-from stages.common import UserError
+from mnist_dvc import params
+from mnist_dvc.common import UserError
 from tests.conftest import REPO, run
 
 
@@ -114,6 +114,7 @@ def test_a_malformed_file_is_refused(tmp_path, text, expected):
 def test_a_stage_with_a_bad_param_exits_with_one_line_and_leaves_outputs_untouched(tmp_path):
     """Through the real command: no traceback, non-zero exit, the previous model file kept."""
     shutil.copytree(REPO / "stages", tmp_path / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "mnist_dvc", tmp_path / "mnist_dvc", ignore=shutil.ignore_patterns("__pycache__"))
     document = repo_params()
     document["train"]["epochs"] = 0
     write_params(tmp_path, document)

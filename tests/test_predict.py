@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_dvc.common import UserError
 from stages import predict
-from stages.common import UserError
 from tests.conftest import REPO, run
 from tests.photos import photograph, write_photos
 
@@ -100,7 +100,7 @@ def test_an_image_over_the_size_limit_is_refused_before_decoding(tmp_path, monke
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """An (untrained) model of the project's shape, saved the project's way."""
-    from stages import network, params
+    from mnist_dvc import network, params
 
     path = tmp_path_factory.mktemp("model") / "model.keras"
     network.save_model(network.build_model(params.TrainParams(hidden_units=(8,))), path)
@@ -109,6 +109,7 @@ def tiny_model(tmp_path_factory):
 
 def test_bad_files_are_reported_and_the_good_ones_still_classified(tmp_path, tiny_model):
     (tmp_path / "stages").symlink_to(REPO / "stages")
+    (tmp_path / "mnist_dvc").symlink_to(REPO / "mnist_dvc")
     write_photos(np.stack([seven(), seven()]), tmp_path / "photos")
     (tmp_path / "photos" / "notes.png").write_text("not an image")
     Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
@@ -129,6 +130,7 @@ def test_bad_files_are_reported_and_the_good_ones_still_classified(tmp_path, tin
 
 def test_a_missing_model_is_one_line_and_a_non_zero_exit(tmp_path):
     (tmp_path / "stages").symlink_to(REPO / "stages")
+    (tmp_path / "mnist_dvc").symlink_to(REPO / "mnist_dvc")
     photograph(seven(), np.random.default_rng(3)).save(tmp_path / "seven.png")
     result = run(["python", "-m", "stages.predict", "seven.png", "--model", "nowhere.keras"],
                  cwd=tmp_path, check=False)

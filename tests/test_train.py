@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from stages import network, params, train
-from stages.common import file_digest
+from mnist_dvc import network, params
+from mnist_dvc.common import file_digest
+from stages import train
 
 
 def train_params(**overrides) -> params.TrainParams:
@@ -67,7 +68,7 @@ def test_shared_object_ids_are_renumbered_consistently():
 
 
 def test_a_model_saved_twice_gives_identical_bytes_and_loads_in_safe_mode(tmp_path):
-    from stages.common import load_model
+    from mnist_dvc.common import load_model
 
     model = network.build_model(train_params(hidden_units=(8,)))
     network.save_model(model, tmp_path / "a.keras")

@@ -178,6 +178,11 @@ def load_mnist(
     return arrays
 
 
+def scale_pixels(images: np.ndarray) -> np.ndarray:
+    """Map 0..255 pixel values to float32 0..1 (÷ 255): the one scaling training and prediction share."""
+    return np.divide(images, np.float32(255), dtype=np.float32)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise probabilities from the model's 10 logits."""
     shifted = logits - logits.max(axis=1, keepdims=True)

@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
-from stages import params
-from stages.common import IMAGE_SIZE, NUM_CLASSES, ZIP_EPOCH, UserError, atomic_path
+from mnist_dvc import params
+from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, ZIP_EPOCH, UserError, atomic_path
 
 # Several steps per call into the compiled graph: per-step Python dispatch dominates an epoch otherwise.
 STEPS_PER_EXECUTION = 64

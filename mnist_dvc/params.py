@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from stages.common import UserError
+from mnist_dvc.common import UserError
 
 PARAMS_FILE = Path("params.yaml")
 
