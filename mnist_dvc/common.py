@@ -204,3 +204,15 @@ def load_model(path: str | os.PathLike[str]):
         return keras.models.load_model(model_path, compile=False, safe_mode=True)
     except Exception as error:  # a damaged archive surfaces as many different exception types
         raise UserError(f"{model_path}: cannot load the model ({type(error).__name__}: {error})") from None
+
+
+def class_probabilities(model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    """Softmax probabilities (float64, one row per image) from a loaded model, for images scaled to 0..1.
+
+    A direct call for small batches: Keras' predict() costs tens of milliseconds of set-up per call.
+    """
+    if len(images) > batch_size:
+        logits = model.predict(images, batch_size=batch_size, verbose=0)
+    else:
+        logits = np.asarray(model(images, training=False))
+    return softmax(logits.astype(np.float64))

@@ -25,10 +25,10 @@ from mnist_dvc import params
 from mnist_dvc.common import (
     NUM_CLASSES,
     atomic_path,
+    class_probabilities,
     load_mnist,
     load_model,
     run_main,
-    softmax,
     write_text_atomic,
 )
 
@@ -155,7 +155,7 @@ def main() -> None:
     arrays = load_mnist(DATA, normalized=True, splits=("test",))
     model = load_model(MODEL)
     images, actual = arrays["x_test"], arrays["y_test"].astype(np.int64)
-    probabilities = softmax(model.predict(images, batch_size=2048, verbose=0).astype(np.float64))
+    probabilities = class_probabilities(model, images)
     predicted = probabilities.argmax(axis=1)
 
     confusion = confusion_matrix(actual, predicted)

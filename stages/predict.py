@@ -19,7 +19,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from mnist_dvc.common import IMAGE_SIZE, UserError, atomic_path, load_model, scale_pixels, softmax, write_text_atomic
+from mnist_dvc.common import (
+    IMAGE_SIZE,
+    UserError,
+    atomic_path,
+    class_probabilities,
+    load_model,
+    scale_pixels,
+    write_text_atomic,
+)
 
 MODEL = Path("models/model.keras")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -213,9 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-        logits = model.predict(scale_pixels(np.stack(frames)), batch_size=256, verbose=0)
-        predictions = [rank(str(path), row, args.runners_up)
-                       for path, row in zip(good, softmax(logits.astype(np.float64)), strict=True)]
+        probabilities = class_probabilities(model, scale_pixels(np.stack(frames)))
+        predictions = [rank(str(path), row, args.runners_up) for path, row in zip(good, probabilities, strict=True)]
     taken: set[str] = set()
     for path, frame, prediction in zip(good, frames, predictions, strict=True):
         print(json.dumps(prediction.as_dict()) if args.json else prediction.as_line())
