@@ -1,0 +1,443 @@
+"""Photo → digits: turn a photo or scan of handwriting into 28x28 MNIST-style frames, one per digit.
+
+The steps, in order, each a function below:
+
+1. load: EXIF orientation applied; 16-bit, palette, alpha and CMYK images made plain RGB on white paper.
+2. colour: of the grey and the three channels, the one where ink stands out most from the paper
+   (blue ink on yellowish paper is darkest in the red channel).
+3. light: the paper's brightness estimated at a large scale (a morphological closing that removes every
+   stroke, then smoothing) and divided out, so shadows, gradients and vignetting are paper, not ink.
+4. ink: a threshold with hysteresis on the flattened image, set from its own noise and ink levels.
+5. digits: connected pieces of ink, specks dropped, the pieces of one digit joined (a detached top of a 5,
+   a broken stroke), a piece much wider than a digit split, grouped into lines, left to right.
+6. strokes and framing: each digit's stroke width brought to MNIST's, then MNIST's own preparation:
+   cropped, longer side 20 px, centre of mass at the centre of 28x28.
+
+Nothing here imports TensorFlow: the predict command, the stages and the web app share this module and
+classify its frames with the model themselves.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+from mnist_dvc.common import IMAGE_SIZE, UserError
+
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo; larger is refused before it is decoded
+WORKING_SIDE = 1200  # photos are read at most this large (longer side): plenty for digits, and fast
+DIGIT_BOX = 20  # MNIST: the longer side of a digit fills 20 of the 28 pixels
+STROKE_SCALE = 3  # strokes are measured and reshaped with the digit at 3x its final 20-px size
+# MNIST's stroke width in 28x28 pixels, measured with stroke_width() on 2,000 training digits upscaled
+# 3x and cut at half intensity (median 2.73; 10th-90th percentile 1.97-3.92).
+MNIST_STROKE_WIDTH = 2.73
+MIN_CONTRAST = 0.08  # ink must absorb at least 8 % more light than the paper around it
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+Box = tuple[int, int, int, int]  # left, top, width, height
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One digit found in a photo: what the model sees, and where it was."""
+
+    frame: np.ndarray  # 28x28 uint8, white ink on black, as in MNIST
+    box: Box  # in the pixels of the photo as displayed (EXIF orientation applied)
+    line: int  # 0 for the top line of writing
+
+
+# --- 1. load -------------------------------------------------------------------------------------
+
+def load_image(source: str | Path | bytes, name: str) -> tuple[np.ndarray, float]:
+    """The photo as float32 RGB 0..255 (height, width, 3), upright, transparency as white paper, and
+    how many of the original's pixels one of its pixels spans.
+
+    `source` is a path or the file's bytes; `name` is how errors refer to it. Larger photos are
+    reduced so the longer side is at most WORKING_SIDE (JPEGs are decoded reduced, which is fast).
+    """
+    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(stream) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise UserError(f"{name}: {image.width}x{image.height} pixels is larger than the "
+                                    f"{MAX_PIXELS // 1_000_000}-megapixel limit; scale it down first")
+                original_side = max(image.size)
+                if image.format == "JPEG":
+                    image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                rgb = to_rgb(upright)
+    except UserError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise UserError(f"{name}: not a readable image ({type(error).__name__})") from None
+    working = reduce_to(rgb, WORKING_SIDE)
+    return working, original_side / max(working.shape[:2])
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode as float32 RGB 0..255; high-bit-depth grey scaled down, alpha composited on white."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        grey = np.clip(values * (255.0 / top), 0, 255).astype(np.float32)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if image.mode == "P" or image.mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
+def reduce_to(rgb: np.ndarray, longest: int) -> np.ndarray:
+    """Shrink (area-averaged) so the longer side is at most `longest`; smaller images are left alone."""
+    height, width = rgb.shape[:2]
+    factor = max(height, width) / longest
+    if factor <= 1:
+        return rgb
+    size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    channels = [Image.fromarray(rgb[:, :, c]).resize(size, Image.Resampling.BOX) for c in range(3)]
+    return np.stack([np.asarray(channel, dtype=np.float32) for channel in channels], axis=2)
+
+
+# --- 2 and 3. colour and light --------------------------------------------------------------------
+
+def paper_level(grey: np.ndarray) -> np.ndarray:
+    """The brightness of bare paper at each pixel, strokes removed: a grey closing at a large scale.
+
+    Computed on a copy about 96 px across (a closing removes any dark stroke narrower than its window;
+    the window is a tenth of the image, wider than any pen's stroke), then smoothed and scaled back up.
+    """
+    height, width = grey.shape
+    factor = max(1.0, max(height, width) / 96)
+    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    small = np.asarray(Image.fromarray(grey).resize(small_size, Image.Resampling.BOX), dtype=np.float32)
+    window = max(3, round(max(small.shape) / 10) | 1)
+    paper = ndimage.grey_closing(small, size=(window, window), mode="nearest")
+    paper = ndimage.uniform_filter(paper, size=window, mode="nearest")
+    full = Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR)
+    return np.maximum(np.asarray(full, dtype=np.float32), grey)
+
+
+def absorbed_light(grey: np.ndarray) -> np.ndarray:
+    """Share of the paper's light each pixel lacks (0 = paper, 1 = black): dark ink on light paper."""
+    paper = paper_level(grey)
+    return np.clip(1 - grey / np.maximum(paper, 1.0), 0, 1)
+
+
+def ink_contrast(ink: np.ndarray) -> float:
+    """How clearly ink stands out: its strong level over the paper's noise."""
+    strong = float(np.percentile(ink, 99.7))
+    noise = 1.4826 * float(np.median(np.abs(ink - np.median(ink))))
+    return strong / (noise + 0.01)
+
+
+def ink_image(rgb: np.ndarray) -> np.ndarray:
+    """Ink strength 0..1 per pixel with uneven light removed, from the channel and polarity that show
+    the ink best (dark ink on light paper, or light chalk on a dark board)."""
+    candidates = [rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)] + [rgb[:, :, c] for c in range(3)]
+    best, best_score = None, -1.0
+    for grey in candidates:
+        if float(grey.max() - grey.min()) < 1:
+            continue
+        for ink in (absorbed_light(grey), absorbed_light(255 - grey)):
+            score = ink_contrast(ink)
+            if score > best_score:
+                best, best_score = ink, score
+    return best if best is not None else np.zeros(rgb.shape[:2], np.float32)
+
+
+# --- 4. ink ---------------------------------------------------------------------------------------
+
+def ink_mask(ink: np.ndarray) -> np.ndarray:
+    """Where the ink is: pixels above a low threshold connected to pixels above a high one (hysteresis).
+
+    The levels come from the image itself: the paper's noise (a robust spread) and the strong ink level
+    (a high percentile), so a faint pencil and a black marker both work. All False when no stroke
+    stands out (a blank page, a gradient, a shadow).
+    """
+    smooth = ndimage.gaussian_filter(ink, 0.7)
+    noise = 1.4826 * float(np.median(np.abs(smooth - np.median(smooth))))
+    strong = float(np.percentile(smooth, 99.7))
+    if strong < max(MIN_CONTRAST, 8 * noise):
+        strong = float(smooth.max())  # very little ink (a thin pen, small digits): the 99.7th is paper
+        if strong < max(MIN_CONTRAST * 1.5, 10 * noise):
+            return np.zeros(ink.shape, dtype=bool)
+    high = max(0.5 * strong, 6 * noise, MIN_CONTRAST)
+    low = max(0.3 * strong, 3 * noise, MIN_CONTRAST * 0.6)
+    candidates = smooth > low
+    labels, count = ndimage.label(candidates, structure=np.ones((3, 3)))
+    if count == 0:
+        return candidates
+    keep = np.zeros(count + 1, dtype=bool)
+    keep[np.unique(labels[smooth > high])] = True
+    keep[0] = False
+    return keep[labels]
+
+
+# --- 5. digits ------------------------------------------------------------------------------------
+
+@dataclass
+class Piece:
+    """A group of connected ink components that together make (part of) one digit."""
+
+    top: int
+    left: int
+    bottom: int  # exclusive
+    right: int  # exclusive
+    area: int
+    labels: list[int]
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    def joined(self, other: Piece) -> Piece:
+        return Piece(min(self.top, other.top), min(self.left, other.left), max(self.bottom, other.bottom),
+                     max(self.right, other.right), self.area + other.area, self.labels + other.labels)
+
+
+def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    pieces = [Piece(rows.start, cols.start, rows.stop, cols.stop, int(areas[index + 1]), [index + 1])
+              for index, (rows, cols) in enumerate(ndimage.find_objects(labels))]
+    return labels, pieces
+
+
+def drop_specks(pieces: list[Piece]) -> list[Piece]:
+    """Drop dust, paper texture and stray dots: pieces far smaller than the writing's largest ones."""
+    if not pieces:
+        return pieces
+    tallest = max(max(piece.height, piece.width) for piece in pieces)
+    largest = max(piece.area for piece in pieces)
+    return [piece for piece in pieces
+            if max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest]
+
+
+def horizontal_overlap(a: Piece, b: Piece) -> float:
+    """Overlap of the two pieces' column ranges, as a share of the narrower one's width."""
+    shared = min(a.right, b.right) - max(a.left, b.left)
+    return shared / max(1, min(a.width, b.width))
+
+
+def vertical_overlap(a: Piece, b: Piece) -> float:
+    shared = min(a.bottom, b.bottom) - max(a.top, b.top)
+    return shared / max(1, min(a.height, b.height))
+
+
+def group_lines(pieces: list[Piece]) -> list[list[Piece]]:
+    """Group pieces into lines of writing (by vertical overlap), top line first."""
+    lines: list[list[Piece]] = []
+    for piece in sorted(pieces, key=lambda p: (p.top + p.bottom, p.left)):
+        for line in lines:
+            span = Piece(min(p.top for p in line), 0, max(p.bottom for p in line), 1, 0, [])
+            if vertical_overlap(piece, span) > 0.5 * min(1.0, span.height / max(1, piece.height)) \
+                    or vertical_overlap(piece, span) >= 0.5:
+                line.append(piece)
+                break
+        else:
+            lines.append([piece])
+    return [sorted(line, key=lambda p: p.left) for line in lines]
+
+
+def line_height(line: list[Piece]) -> float:
+    """The height of a digit in this line: the tallest pieces' height (robust to a few short ones)."""
+    heights = sorted(piece.height for piece in line)
+    return float(np.percentile(heights, 75))
+
+
+def join_pieces(line: list[Piece]) -> list[Piece]:
+    """Join the pieces of one digit: pieces stacked over each other (the top of a 5, a 4's two strokes),
+    and small pieces just beside a bigger one (a broken stroke)."""
+    height = line_height(line)
+    pieces = sorted(line, key=lambda p: p.left)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(pieces)):
+            for j in range(i + 1, len(pieces)):
+                a, b = pieces[i], pieces[j]
+                gap = max(a.left, b.left) - min(a.right, b.right)
+                joined = a.joined(b)
+                small = min(a.area, b.area) < 0.3 * max(a.area, b.area)
+                stacked = horizontal_overlap(a, b) >= 0.5
+                near = small and gap <= 0.08 * height
+                if (stacked or near) and joined.width <= 1.1 * max(height, joined.height):
+                    pieces[i] = joined
+                    del pieces[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return sorted(pieces, key=lambda p: p.left)
+
+
+def split_wide(piece: Piece, mask: np.ndarray, height: float) -> list[Piece]:
+    """Split a piece much wider than a digit (touching digits) at the thinnest columns near even cuts."""
+    digit_width = 0.7 * height
+    count = round(piece.width / digit_width)
+    if piece.width < 1.25 * height or count < 2:
+        return [piece]
+    columns = mask[piece.top:piece.bottom, piece.left:piece.right].sum(axis=0)
+    cuts = [0]
+    for k in range(1, count):
+        centre = round(k * piece.width / count)
+        reach = max(1, round(0.2 * piece.width / count))
+        window = columns[max(cuts[-1] + 1, centre - reach):min(piece.width - 1, centre + reach)]
+        if window.size == 0:
+            continue
+        cuts.append(max(cuts[-1] + 1, centre - reach) + int(np.argmin(window)))
+    cuts.append(piece.width)
+    parts = []
+    for start, stop in itertools.pairwise(cuts):
+        part = mask[piece.top:piece.bottom, piece.left + start:piece.left + stop]
+        rows = np.flatnonzero(part.any(axis=1))
+        if rows.size:
+            parts.append(Piece(piece.top + int(rows[0]), piece.left + start, piece.top + int(rows[-1]) + 1,
+                               piece.left + stop, int(part.sum()), piece.labels))
+    return parts
+
+
+def segment(mask: np.ndarray) -> list[tuple[int, Piece, np.ndarray]]:
+    """(line, box, the digit's own ink mask cropped to its box) for every digit, in reading order."""
+    labels, pieces = connected_pieces(mask)
+    digits = []
+    for number, line in enumerate(group_lines(drop_specks(pieces))):
+        height = line_height(line)
+        for piece in join_pieces(line):
+            own = np.isin(labels[piece.top:piece.bottom, piece.left:piece.right], piece.labels)
+            whole = np.zeros_like(mask)
+            whole[piece.top:piece.bottom, piece.left:piece.right] = own
+            for part in split_wide(piece, whole, height):
+                digits.append((number, part, whole[part.top:part.bottom, part.left:part.right]))
+    return digits
+
+
+# --- 6. strokes and framing -----------------------------------------------------------------------
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels: ink area over half the boundary length (a stroke of width w and
+    length L has area wL and about 2L boundary pixels)."""
+    area = int(mask.sum())
+    if area == 0:
+        return 0.0
+    boundary = int((mask & ~ndimage.binary_erosion(mask, border_value=0)).sum())
+    return 2 * area / max(1, boundary)
+
+
+def scaled_mask(mask: np.ndarray, longest: int) -> np.ndarray:
+    """Resize a digit's mask so its longer side is `longest` pixels (smoothly, then cut at half)."""
+    height, width = mask.shape
+    scale = longest / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    soft = Image.fromarray(mask.astype(np.float32)).resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(soft) >= 0.5
+
+
+def match_stroke_width(mask: np.ndarray, target: float) -> np.ndarray:
+    """Thicken a thin pen's strokes, or thin a marker's, towards `target` pixels wide.
+
+    Thickening is a Euclidean dilation; thinning erodes only part of the excess, so strokes never break.
+    """
+    width = stroke_width(mask)
+    if width <= 0:
+        return mask
+    if width < 0.85 * target:
+        radius = (target - width) / 2
+        return ndimage.distance_transform_edt(~mask) <= radius
+    if width > 1.3 * target:
+        radius = 0.7 * (width - target) / 2
+        thinner = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1] > radius
+        if thinner.sum() >= 0.3 * mask.sum():
+            return thinner
+    return mask
+
+
+def to_mnist_frame(glyph: np.ndarray) -> np.ndarray:
+    """A digit's ink (0..1, any size) as MNIST prepared it: longer side 20 px, anti-aliased, its centre
+    of mass at the centre of a 28x28 uint8 frame."""
+    rows = np.flatnonzero(glyph.max(axis=1) > 0)
+    cols = np.flatnonzero(glyph.max(axis=0) > 0)
+    if rows.size == 0:
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    crop = glyph[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    height, width = crop.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray(np.round(crop * 255).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+    glyph_array = np.asarray(small, dtype=np.float32)
+    centre = np.array(ndimage.center_of_mass(glyph_array)) if glyph_array.sum() else np.array(size[::-1]) / 2
+    frame = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    top_left = []
+    for axis in (0, 1):
+        wanted = round(IMAGE_SIZE / 2 - 0.5 - centre[axis])
+        top_left.append(int(np.clip(wanted, 0, IMAGE_SIZE - glyph_array.shape[axis])))
+    frame[top_left[0]:top_left[0] + size[1], top_left[1]:top_left[1] + size[0]] = glyph_array
+    return np.clip(np.round(frame), 0, 255).astype(np.uint8)
+
+
+def digit_frame(mask: np.ndarray) -> np.ndarray:
+    """One digit's ink mask → its 28x28 MNIST frame, with MNIST's stroke width."""
+    big = scaled_mask(mask, DIGIT_BOX * STROKE_SCALE)
+    big = match_stroke_width(big, MNIST_STROKE_WIDTH * STROKE_SCALE)
+    return to_mnist_frame(big.astype(np.float32))
+
+
+# --- all of it -------------------------------------------------------------------------------------
+
+def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0) -> list[Digit]:
+    """Every digit in an RGB photo, line by line, left to right; UserError when there is no ink.
+
+    Boxes are given in pixels of an image `scale` times larger than `rgb` (the original photo's).
+    """
+    mask = ink_mask(ink_image(rgb))
+    found = segment(mask) if mask.any() else []
+    if not found:
+        raise UserError(f"{name}: no ink found (blank or uniform image)")
+    return [Digit(digit_frame(own), original_box(piece, scale), line) for line, piece, own in found]
+
+
+def original_box(piece: Piece, scale: float) -> Box:
+    left, top = math.floor(piece.left * scale), math.floor(piece.top * scale)
+    return left, top, math.ceil(piece.right * scale) - left, math.ceil(piece.bottom * scale) - top
+
+
+@dataclass(frozen=True)
+class Photo:
+    image: np.ndarray  # upright RGB, float32, reduced to at most WORKING_SIDE
+    scale: float  # original pixels per pixel of `image`
+    digits: list[Digit]
+
+
+def read_photo(source: str | Path | bytes, name: str) -> Photo:
+    """Load a photo (a path or the file's bytes) and find its digits."""
+    rgb, scale = load_image(source, name)
+    return Photo(rgb, scale, find_digits(rgb, name, scale))
+
+
+def draw_boxes(photo: Photo, answers: list[str]) -> Image.Image:
+    """The photo with each digit's box and the answer for it drawn on, for showing what was read."""
+    image = Image.fromarray(np.clip(photo.image, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    thickness = max(2, round(max(image.size) / 300))
+    for digit, answer in zip(photo.digits, answers, strict=True):
+        left, top, width, height = (round(value / photo.scale) for value in digit.box)
+        draw.rectangle((left, top, left + width - 1, top + height - 1), outline=(220, 30, 30), width=thickness)
+        draw.text((left + thickness, max(0, top - 12 - thickness)), answer, fill=(220, 30, 30))
+    return image

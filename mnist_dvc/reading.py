@@ -1,0 +1,104 @@
+"""What was read in a photo: the digits the model chose, with their probabilities and boxes.
+
+The one shape of an answer, shared by `predict --json`, the web app's API and the stages that score
+photos: {"path", "number", "digit", "probability", "runners_up", "digits": [{"digit", "probability",
+"runners_up", "box", "line"}, ...]}. The model itself is passed in, so nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnist_dvc.common import class_probabilities, scale_pixels
+from mnist_dvc.photo import Box, Digit, Photo
+
+
+@dataclass(frozen=True)
+class DigitAnswer:
+    digit: int
+    probability: float
+    runners_up: list[tuple[int, float]]
+    box: Box
+    line: int
+
+    def as_dict(self) -> dict:
+        return {"digit": self.digit, "probability": round(self.probability, 6),
+                "runners_up": [{"digit": d, "probability": round(p, 6)} for d, p in self.runners_up],
+                "box": list(self.box), "line": self.line}
+
+
+@dataclass(frozen=True)
+class Answer:
+    path: str
+    digits: list[DigitAnswer]
+
+    @property
+    def number(self) -> str:
+        """The digits read, left to right; lines of writing separated by a space."""
+        lines: dict[int, str] = {}
+        for answer in self.digits:
+            lines[answer.line] = lines.get(answer.line, "") + str(answer.digit)
+        return " ".join(lines[line] for line in sorted(lines))
+
+    @property
+    def single(self) -> DigitAnswer | None:
+        return self.digits[0] if len(self.digits) == 1 else None
+
+    def as_dict(self) -> dict:
+        single = self.single
+        return {
+            "path": self.path,
+            "number": self.number,
+            "digit": single.digit if single else None,
+            "probability": round(single.probability, 6) if single else None,
+            "runners_up": single.as_dict()["runners_up"] if single else None,
+            "digits": [answer.as_dict() for answer in self.digits],
+        }
+
+    def as_line(self) -> str:
+        single = self.single
+        if single:
+            others = ", ".join(f"{d} ({percent(p)})" for d, p in single.runners_up)
+            return f"{self.path}: {single.digit} ({percent(single.probability)}); runners-up: {others}"
+        each = " ".join(f"{answer.digit} ({percent(answer.probability)})" for answer in self.digits)
+        return f"{self.path}: {self.number} ({len(self.digits)} digits: {each})"
+
+
+def percent(probability: float) -> str:
+    return f"{probability:.1%}" if probability >= 0.001 else "<0.1%"
+
+
+def rank(probabilities: np.ndarray, runners_up: int) -> tuple[int, float, list[tuple[int, float]]]:
+    """The most probable digit, its probability, and the next `runners_up` digits with theirs."""
+    order = np.argsort(-probabilities, kind="stable")
+    return (int(order[0]), float(probabilities[order[0]]),
+            [(int(d), float(probabilities[d])) for d in order[1:1 + runners_up]])
+
+
+def frames_of(digits: list[Digit]) -> np.ndarray:
+    """The model's input for these digits: their 28x28 frames scaled as the normalize stage scales."""
+    return scale_pixels(np.stack([digit.frame for digit in digits]))
+
+
+def answer(path: str, digits: list[Digit], probabilities: np.ndarray, runners_up: int = 2) -> Answer:
+    """An Answer from the digits found and one row of class probabilities per digit."""
+    answers = []
+    for digit, row in zip(digits, probabilities, strict=True):
+        best, probability, others = rank(row, runners_up)
+        answers.append(DigitAnswer(best, probability, others, digit.box, digit.line))
+    return Answer(path, answers)
+
+
+def read_photos(model, photos: list[tuple[str, Photo]], runners_up: int = 2) -> list[Answer]:
+    """Classify every digit of every photo in one batch, and answer per photo."""
+    counts = [len(photo.digits) for _, photo in photos]
+    if not sum(counts):
+        return [Answer(path, []) for path, _ in photos]
+    probabilities = class_probabilities(model, frames_of([d for _, photo in photos for d in photo.digits]))
+    answers, start = [], 0
+    for (path, photo), count in zip(photos, counts, strict=True):
+        answers.append(answer(path, photo.digits, probabilities[start:start + count], runners_up))
+        start += count
+    return answers
