@@ -113,69 +113,99 @@ def reduce_to(rgb: np.ndarray, longest: int) -> np.ndarray:
 
 # --- 2 and 3. colour and light --------------------------------------------------------------------
 
-def paper_level(grey: np.ndarray) -> np.ndarray:
-    """The brightness of bare paper at each pixel, strokes removed: a grey closing at a large scale.
+GREY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+THUMBNAIL_SIDE = 200  # the channel and polarity are chosen on a copy this large: cheap, and enough
 
-    Computed on a copy about 96 px across (a closing removes any dark stroke narrower than its window;
-    the window is a tenth of the image, wider than any pen's stroke), then smoothed and scaled back up.
+
+def paper_level(grey: np.ndarray) -> np.ndarray:
+    """The brightness of bare paper at each pixel, strokes removed: a grey closing (a dilation then an
+    erosion) with a window a tenth of the image across, wider than any pen's stroke.
+
+    A closing keeps every step and slope of the light (a shadow's edge, a gradient) and removes only
+    dark features narrower than its window: the writing. It runs at half size; a final 5x5 minimum
+    keeps the upscaled estimate from spilling light over the dark side of a sharp shadow's edge.
     """
     height, width = grey.shape
-    factor = max(1.0, max(height, width) / 96)
-    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
-    small = np.asarray(Image.fromarray(grey).resize(small_size, Image.Resampling.BOX), dtype=np.float32)
+    factor = 2 if min(height, width) >= 64 else 1
+    small = grey[:height - height % factor:factor, :width - width % factor:factor] if factor > 1 else grey
     window = max(3, round(max(small.shape) / 10) | 1)
     paper = ndimage.grey_closing(small, size=(window, window), mode="nearest")
-    paper = ndimage.uniform_filter(paper, size=window, mode="nearest")
-    full = Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR)
-    return np.maximum(np.asarray(full, dtype=np.float32), grey)
+    if factor > 1:
+        paper = np.asarray(Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR))
+        paper = ndimage.minimum_filter(paper, size=5, mode="nearest")
+    return np.maximum(paper, grey)
 
 
-def absorbed_light(grey: np.ndarray) -> np.ndarray:
-    """Share of the paper's light each pixel lacks (0 = paper, 1 = black): dark ink on light paper."""
-    paper = paper_level(grey)
-    return np.clip(1 - grey / np.maximum(paper, 1.0), 0, 1)
+def light_ink_on_dark(grey: np.ndarray) -> bool:
+    """True for light writing on a dark ground (chalk on a board, a white-on-black scan or MNIST image):
+    the picture is mostly dark and what stands out of it is brighter, not darker. Paper in a dim photo,
+    a shadow or a vignette is still dark writing on a lighter ground."""
+    low, middle, high = np.percentile(grey[::4, ::4], [0.5, 50, 99.5])
+    return bool(middle < 100 and high - middle > middle - low)
+
+
+def spread(values: np.ndarray) -> float:
+    """A robust standard deviation (1.4826 median absolute deviations)."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
 def ink_contrast(ink: np.ndarray) -> float:
     """How clearly ink stands out: its strong level over the paper's noise."""
-    strong = float(np.percentile(ink, 99.7))
-    noise = 1.4826 * float(np.median(np.abs(ink - np.median(ink))))
-    return strong / (noise + 0.01)
+    return float(np.percentile(ink, 99.5)) / (spread(ink) + 0.03)
 
 
-def ink_image(rgb: np.ndarray) -> np.ndarray:
-    """Ink strength 0..1 per pixel with uneven light removed, from the channel and polarity that show
-    the ink best (dark ink on light paper, or light chalk on a dark board)."""
-    candidates = [rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)] + [rgb[:, :, c] for c in range(3)]
-    best, best_score = None, -1.0
-    for grey in candidates:
-        if float(grey.max() - grey.min()) < 1:
-            continue
-        for ink in (absorbed_light(grey), absorbed_light(255 - grey)):
-            score = ink_contrast(ink)
-            if score > best_score:
-                best, best_score = ink, score
-    return best if best is not None else np.zeros(rgb.shape[:2], np.float32)
+def absorbed_light(grey: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Share of the paper's light each pixel lacks (0 = paper, 1 = black), for dark ink on light paper."""
+    return np.clip(1 - grey / np.maximum(paper, 1.0), 0, 1)
+
+
+def best_grey(rgb: np.ndarray) -> np.ndarray:
+    """The grey in which the ink stands out most: the luminance, or the red channel where that is
+    clearly better (blue and violet pens on tinted paper); inverted for light writing on a dark ground.
+
+    The channel is chosen on a thumbnail. The green and blue channels are not candidates: JPEG stores
+    colour at half resolution in blocks, and those channels add block noise, not ink.
+    """
+    luminance = (rgb @ GREY_WEIGHTS).astype(np.float32)
+    inverted = light_ink_on_dark(luminance)
+    factor = max(1, round(max(rgb.shape[:2]) / THUMBNAIL_SIDE))
+    scores = []
+    for grey in (luminance[::factor, ::factor], rgb[::factor, ::factor, 0]):
+        grey = 255 - grey if inverted else grey
+        scores.append(ink_contrast(absorbed_light(grey, paper_level(grey))))
+    grey = rgb[:, :, 0].copy() if scores[1] > 1.4 * scores[0] else luminance
+    return 255 - grey if inverted else grey
+
+
+def ink_image(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ink strength 0..1 per pixel with uneven light removed, and how much the paper's noise is
+    magnified at each pixel by that removal (1 where the paper is of typical brightness, more in shadow)."""
+    grey = best_grey(rgb)
+    paper = paper_level(grey)
+    magnification = float(np.median(paper[::4, ::4])) / np.maximum(paper, 1.0)
+    return absorbed_light(grey, paper), np.maximum(magnification, 1.0)
 
 
 # --- 4. ink ---------------------------------------------------------------------------------------
 
-def ink_mask(ink: np.ndarray) -> np.ndarray:
+def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0) -> np.ndarray:
     """Where the ink is: pixels above a low threshold connected to pixels above a high one (hysteresis).
 
-    The levels come from the image itself: the paper's noise (a robust spread) and the strong ink level
-    (a high percentile), so a faint pencil and a black marker both work. All False when no stroke
-    stands out (a blank page, a gradient, a shadow).
+    The levels come from the image itself: the paper's noise (a robust spread, larger in shadows where
+    the light was divided out) and the strong ink level (a high percentile), so a faint pencil and a
+    black marker both work. All False when no stroke stands out (a blank page, a gradient, a shadow).
     """
-    smooth = ndimage.gaussian_filter(ink, 0.7)
-    noise = 1.4826 * float(np.median(np.abs(smooth - np.median(smooth))))
-    strong = float(np.percentile(smooth, 99.7))
-    if strong < max(MIN_CONTRAST, 8 * noise):
-        strong = float(smooth.max())  # very little ink (a thin pen, small digits): the 99.7th is paper
-        if strong < max(MIN_CONTRAST * 1.5, 10 * noise):
+    smooth = ndimage.gaussian_filter(ink, 0.8)
+    sample = smooth[::2, ::2]
+    noise = max(spread(sample), 0.006)
+    strong = float(np.percentile(sample, 99.8))
+    if strong < max(MIN_CONTRAST, 10 * noise):
+        strong = float(np.percentile(sample, 99.97))  # very little ink (a thin pen, small digits)
+        if strong < max(MIN_CONTRAST, 10 * noise):
             return np.zeros(ink.shape, dtype=bool)
-    high = max(0.5 * strong, 6 * noise, MIN_CONTRAST)
-    low = max(0.3 * strong, 3 * noise, MIN_CONTRAST * 0.6)
+    local_noise = noise * magnification
+    high = np.maximum(max(0.5 * strong, MIN_CONTRAST), 8 * local_noise)
+    low = np.maximum(max(0.3 * strong, MIN_CONTRAST * 0.6), 4 * local_noise)
     candidates = smooth > low
     labels, count = ndimage.label(candidates, structure=np.ones((3, 3)))
     if count == 0:
@@ -220,14 +250,27 @@ def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
     return labels, pieces
 
 
-def drop_specks(pieces: list[Piece]) -> list[Piece]:
-    """Drop dust, paper texture and stray dots: pieces far smaller than the writing's largest ones."""
+def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
+    """Drop what is not writing: pieces cut by the picture's edge when others are not (the edge of a
+    shadow, the paper's edge, a finger), dust and stray dots (pieces far smaller than the writing's
+    largest), and solid patches whose "strokes" are as wide as they are long."""
+    height, width = labels.shape
+    inside = [piece for piece in pieces
+              if piece.top > 0 and piece.left > 0 and piece.bottom < height and piece.right < width]
+    pieces = inside or pieces
     if not pieces:
         return pieces
     tallest = max(max(piece.height, piece.width) for piece in pieces)
     largest = max(piece.area for piece in pieces)
-    return [piece for piece in pieces
-            if max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest]
+    kept = []
+    for piece in pieces:
+        if max(piece.height, piece.width) < 0.25 * tallest or piece.area < 0.02 * largest:
+            continue
+        own = labels[piece.top:piece.bottom, piece.left:piece.right] == piece.labels[0]
+        if stroke_width(own) > 0.3 * max(piece.height, piece.width) and piece.area > 0.5 * piece.height * piece.width:
+            continue
+        kept.append(piece)
+    return kept
 
 
 def horizontal_overlap(a: Piece, b: Piece) -> float:
@@ -237,72 +280,106 @@ def horizontal_overlap(a: Piece, b: Piece) -> float:
 
 
 def vertical_overlap(a: Piece, b: Piece) -> float:
+    """Overlap of the two pieces' row ranges, as a share of the shorter one's height."""
     shared = min(a.bottom, b.bottom) - max(a.top, b.top)
     return shared / max(1, min(a.height, b.height))
 
 
-def group_lines(pieces: list[Piece]) -> list[list[Piece]]:
-    """Group pieces into lines of writing (by vertical overlap), top line first."""
-    lines: list[list[Piece]] = []
-    for piece in sorted(pieces, key=lambda p: (p.top + p.bottom, p.left)):
-        for line in lines:
-            span = Piece(min(p.top for p in line), 0, max(p.bottom for p in line), 1, 0, [])
-            if vertical_overlap(piece, span) > 0.5 * min(1.0, span.height / max(1, piece.height)) \
-                    or vertical_overlap(piece, span) >= 0.5:
-                line.append(piece)
+def join_stacked(pieces: list[Piece]) -> list[Piece]:
+    """Join pieces stacked closely over each other (the detached top of a 5, a 4 written in two
+    strokes): lines of writing are further apart than a quarter of a digit's height."""
+    pieces = list(pieces)
+    joined = True
+    while joined:
+        joined = False
+        for i, j in itertools.combinations(range(len(pieces)), 2):
+            a, b = pieces[i], pieces[j]
+            gap = max(a.top, b.top) - min(a.bottom, b.bottom)
+            if horizontal_overlap(a, b) >= 0.5 and gap <= 0.25 * max(a.height, b.height):
+                pieces[i] = a.joined(b)
+                del pieces[j]
+                joined = True
                 break
+    return pieces
+
+
+def group_lines(pieces: list[Piece]) -> list[list[Piece]]:
+    """Group pieces into lines of writing, top line first. Lines are formed by the tall pieces (a
+    piece joins the line whose rows cover at least half of its own); the short ones (a detached bar,
+    a broken-off end) then join the line nearest to them."""
+    tallest = max(piece.height for piece in pieces)
+    spans: list[Piece] = []
+    members: list[list[Piece]] = []
+    short = []
+    for piece in sorted(pieces, key=lambda p: -p.height):
+        if piece.height < 0.5 * tallest:
+            short.append(piece)
+            continue
+        overlaps = [vertical_overlap(piece, span) for span in spans]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if best >= 0 and overlaps[best] >= 0.5:
+            spans[best] = spans[best].joined(piece)
+            members[best].append(piece)
         else:
-            lines.append([piece])
-    return [sorted(line, key=lambda p: p.left) for line in lines]
-
-
-def line_height(line: list[Piece]) -> float:
-    """The height of a digit in this line: the tallest pieces' height (robust to a few short ones)."""
-    heights = sorted(piece.height for piece in line)
-    return float(np.percentile(heights, 75))
+            spans.append(piece)
+            members.append([piece])
+    for piece in short:
+        centre = (piece.top + piece.bottom) / 2
+        nearest = min(range(len(spans)), key=lambda i: max(0.0, spans[i].top - centre, centre - spans[i].bottom))
+        members[nearest].append(piece)
+    order = np.argsort([span.top + span.bottom for span in spans], kind="stable")
+    return [sorted(members[i], key=lambda p: p.left) for i in order]
 
 
 def join_pieces(line: list[Piece]) -> list[Piece]:
-    """Join the pieces of one digit: pieces stacked over each other (the top of a 5, a 4's two strokes),
-    and small pieces just beside a bigger one (a broken stroke)."""
-    height = line_height(line)
-    pieces = sorted(line, key=lambda p: p.left)
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(pieces)):
-            for j in range(i + 1, len(pieces)):
-                a, b = pieces[i], pieces[j]
-                gap = max(a.left, b.left) - min(a.right, b.right)
-                joined = a.joined(b)
-                small = min(a.area, b.area) < 0.3 * max(a.area, b.area)
-                stacked = horizontal_overlap(a, b) >= 0.5
-                near = small and gap <= 0.08 * height
-                if (stacked or near) and joined.width <= 1.1 * max(height, joined.height):
-                    pieces[i] = joined
-                    del pieces[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return sorted(pieces, key=lambda p: p.left)
+    """Join the pieces of one digit. In a line of writing, digits follow each other left to right, so
+    pieces whose columns overlap belong together (the detached top of a 5, a 4's two strokes); a small
+    piece close to a bigger one is a broken-off part of it."""
+    digits: list[Piece] = []
+    for piece in sorted(line, key=lambda p: p.left):
+        if digits and horizontal_overlap(digits[-1], piece) >= 0.25:
+            digits[-1] = digits[-1].joined(piece)
+        else:
+            digits.append(piece)
+    height = float(np.median([digit.height for digit in digits]))
+    typical_area = float(np.median([digit.area for digit in digits]))
+    index = 0
+    while index < len(digits) and len(digits) > 1:
+        digit = digits[index]
+        neighbours = [i for i in (index - 1, index + 1) if 0 <= i < len(digits)]
+        gaps = {i: max(digits[i].left, digit.left) - min(digits[i].right, digit.right) for i in neighbours}
+        nearest = min(gaps, key=gaps.get)
+        if digit.area < 0.25 * typical_area and digit.height < 0.6 * height and gaps[nearest] <= 0.15 * height:
+            digits[nearest] = digits[nearest].joined(digit)
+            del digits[index]
+            index = 0
+        else:
+            index += 1
+    return digits
 
 
 def split_wide(piece: Piece, mask: np.ndarray, height: float) -> list[Piece]:
-    """Split a piece much wider than a digit (touching digits) at the thinnest columns near even cuts."""
-    digit_width = 0.7 * height
-    count = round(piece.width / digit_width)
-    if piece.width < 1.25 * height or count < 2:
+    """Split a piece wider than a digit into touching digits, at the thinnest columns near even cuts.
+
+    A wide digit (a 2 or 5 with a long stroke) is left whole: a cut is made only where the ink thins to
+    a narrow link, unless the piece is wider than two digits can be.
+    """
+    reference = max(piece.height, height)
+    count = max(2, round(piece.width / (0.75 * reference)))
+    if piece.width < 1.2 * reference:
         return [piece]
     columns = mask[piece.top:piece.bottom, piece.left:piece.right].sum(axis=0)
+    typical = float(np.median(columns[columns > 0]))
     cuts = [0]
     for k in range(1, count):
         centre = round(k * piece.width / count)
-        reach = max(1, round(0.2 * piece.width / count))
-        window = columns[max(cuts[-1] + 1, centre - reach):min(piece.width - 1, centre + reach)]
-        if window.size == 0:
-            continue
-        cuts.append(max(cuts[-1] + 1, centre - reach) + int(np.argmin(window)))
+        reach = max(1, round(0.25 * piece.width / count))
+        first = max(cuts[-1] + 1, centre - reach)
+        window = columns[first:min(piece.width - 1, centre + reach)]
+        if window.size:
+            cut = first + int(np.argmin(window))
+            if columns[cut] <= 0.5 * typical or piece.width >= 2 * reference:
+                cuts.append(cut)
     cuts.append(piece.width)
     parts = []
     for start, stop in itertools.pairwise(cuts):
@@ -315,15 +392,17 @@ def split_wide(piece: Piece, mask: np.ndarray, height: float) -> list[Piece]:
 
 
 def segment(mask: np.ndarray) -> list[tuple[int, Piece, np.ndarray]]:
-    """(line, box, the digit's own ink mask cropped to its box) for every digit, in reading order."""
+    """(line, box, the digit's own ink cropped to its box) for every digit, in reading order."""
     labels, pieces = connected_pieces(mask)
+    pieces = join_stacked(drop_specks(labels, pieces))
     digits = []
-    for number, line in enumerate(group_lines(drop_specks(pieces))):
-        height = line_height(line)
-        for piece in join_pieces(line):
-            own = np.isin(labels[piece.top:piece.bottom, piece.left:piece.right], piece.labels)
+    for number, line in enumerate(group_lines(pieces) if pieces else []):
+        joined = join_pieces(line)
+        height = float(np.median([piece.height for piece in joined]))
+        for piece in joined:
+            rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
             whole = np.zeros_like(mask)
-            whole[piece.top:piece.bottom, piece.left:piece.right] = own
+            whole[rows, cols] = np.isin(labels[rows, cols], piece.labels)
             for part in split_wide(piece, whole, height):
                 digits.append((number, part, whole[part.top:part.bottom, part.left:part.right]))
     return digits
@@ -406,7 +485,7 @@ def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0) -> list[Digit]:
 
     Boxes are given in pixels of an image `scale` times larger than `rgb` (the original photo's).
     """
-    mask = ink_mask(ink_image(rgb))
+    mask = ink_mask(*ink_image(rgb))
     found = segment(mask) if mask.any() else []
     if not found:
         raise UserError(f"{name}: no ink found (blank or uniform image)")

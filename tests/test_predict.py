@@ -1,15 +1,15 @@
-"""The predict command: MNIST-style preprocessing of photos, and its handling of bad input."""
+"""The predict command: its outputs (text, JSON, CSV, pictures) and its handling of bad input and paths."""
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_dvc.common import UserError
-from stages import predict
 from tests.conftest import REPO, run
 from tests.photos import photograph, write_photos
 
@@ -22,79 +22,6 @@ def seven() -> np.ndarray:
         column = 20 - (row - 9) // 2
         digit[row, column - 1:column + 2] = 255
     return digit
-
-
-def centre_of_mass(image: np.ndarray) -> np.ndarray:
-    rows, cols = np.indices(image.shape)
-    return np.array([(rows * image).sum(), (cols * image).sum()]) / image.sum()
-
-
-def test_a_photo_becomes_the_digit_again_centred_and_20_pixels_tall(tmp_path):
-    path = tmp_path / "seven.png"
-    photograph(seven(), np.random.default_rng(1)).save(path)
-    frame = predict.preprocess(path)
-    assert frame.shape == (28, 28) and frame.dtype == np.uint8
-    ink_rows = np.flatnonzero(frame.max(axis=1) > 64)
-    assert 18 <= ink_rows[-1] - ink_rows[0] + 1 <= 21
-    np.testing.assert_allclose(centre_of_mass(frame.astype(float)), [13.5, 13.5], atol=1.0)
-    reference = predict.to_mnist_frame(seven() / 255.0, "reference").astype(float)
-    correlation = np.corrcoef(frame.ravel().astype(float), reference.ravel())[0, 1]
-    assert correlation > 0.8
-
-
-def test_light_ink_on_dark_paper_is_read_the_same_way(tmp_path):
-    dark = tmp_path / "dark.png"
-    light = tmp_path / "light.png"
-    photo = photograph(seven(), np.random.default_rng(2))
-    photo.save(dark)
-    Image.fromarray(255 - np.asarray(photo)).save(light)
-    assert np.abs(predict.preprocess(dark).astype(int) - predict.preprocess(light).astype(int)).max() <= 40
-
-
-def test_a_transparent_png_counts_as_white_paper(tmp_path):
-    rgba = np.zeros((60, 60, 4), np.uint8)
-    rgba[10:50, 28:33] = (0, 0, 0, 255)  # an opaque black "1" on a transparent background
-    Image.fromarray(rgba, "RGBA").save(tmp_path / "one.png")
-    frame = predict.preprocess(tmp_path / "one.png")
-    assert frame[:, 14].max() > 200 and frame[:, :8].max() == 0
-
-
-def test_otsu_splits_two_levels():
-    values = np.array([10] * 50 + [200] * 50, dtype=np.float32)
-    assert 10 <= predict.otsu_threshold(values) < 200
-
-
-@pytest.mark.parametrize(("content", "expected"), [
-    (b"this is not an image", "not a readable image"),
-    (b"", "not a readable image"),
-])
-def test_a_file_that_is_not_an_image_is_refused(tmp_path, content, expected):
-    path = tmp_path / "fake.png"
-    path.write_bytes(content)
-    with pytest.raises(UserError, match=expected):
-        predict.preprocess(path)
-
-
-@pytest.mark.parametrize("colour", [0, 255, 128])
-def test_a_blank_image_has_no_ink(tmp_path, colour):
-    path = tmp_path / "blank.png"
-    Image.new("L", (80, 80), colour).save(path)
-    with pytest.raises(UserError, match="no ink found"):
-        predict.preprocess(path)
-
-
-def test_paper_noise_alone_is_not_ink(tmp_path):
-    noise = np.random.default_rng(0).normal(220, 5, (120, 120))
-    Image.fromarray(np.clip(noise, 0, 255).astype(np.uint8)).save(tmp_path / "paper.png")
-    with pytest.raises(UserError, match="no ink found"):
-        predict.preprocess(tmp_path / "paper.png")
-
-
-def test_an_image_over_the_size_limit_is_refused_before_decoding(tmp_path, monkeypatch):
-    monkeypatch.setattr(predict, "MAX_PIXELS", 100 * 100)
-    Image.new("L", (101, 100), 255).save(tmp_path / "big.png")
-    with pytest.raises(UserError, match="larger than the"):
-        predict.preprocess(tmp_path / "big.png")
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +51,7 @@ def test_bad_files_are_reported_and_the_good_ones_still_classified(tmp_path, tin
     assert all(0 <= row["digit"] <= 9 and len(row["runners_up"]) == 2 for row in rows)
     assert all(0 < row["probability"] <= 1 for row in rows)
     seen = sorted(p.name for p in (tmp_path / "seen").iterdir())
-    assert seen == ["digit-0000.png", "digit-0001.png"]
+    assert seen == ["digit-0000-boxes.png", "digit-0000.png", "digit-0001-boxes.png", "digit-0001.png"]
     assert Image.open(tmp_path / "seen" / "digit-0000.png").size == (28, 28)
 
 
@@ -139,4 +66,87 @@ def test_a_missing_model_is_one_line_and_a_non_zero_exit(tmp_path):
 
 
 def test_prediction_shares_the_normalize_stages_scaling():
-    assert predict.scale_pixels is __import__("stages.normalize", fromlist=["x"]).scale_pixels
+    from mnist_dvc import reading
+    from stages import normalize
+
+    assert reading.scale_pixels is normalize.scale_pixels
+
+
+def command(tmp_path, *args: str):
+    for package in ("stages", "mnist_dvc"):
+        if not (tmp_path / package).exists():
+            (tmp_path / package).symlink_to(REPO / package)
+    return run(["python", "-m", "stages.predict", *args], cwd=tmp_path, check=False)
+
+
+def number_photo(path) -> None:
+    """Three MNIST-style 7s side by side, as one photo."""
+    row = np.concatenate([np.pad(seven(), ((4, 4), (4, 4)))] * 3, axis=1)
+    Image.fromarray(255 - np.kron(row, np.ones((4, 4), np.uint8))).save(path)
+
+
+def test_a_number_is_read_as_digits_with_boxes_in_json_text_and_pictures(tmp_path, tiny_model):
+    number_photo(tmp_path / "777.png")
+    result = command(tmp_path, "777.png", "--json", "--model", str(tiny_model), "--show-input", "seen")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert set(answer) >= {"path", "number", "digit", "probability", "digits"}
+    assert answer["digit"] is None and answer["probability"] is None
+    assert len(answer["number"]) == 3 and len(answer["digits"]) == 3
+    lefts = [digit["box"][0] for digit in answer["digits"]]
+    assert lefts == sorted(lefts) and all(len(digit["box"]) == 4 for digit in answer["digits"])
+    assert all(set(digit) >= {"digit", "probability", "runners_up", "box"} for digit in answer["digits"])
+    assert sorted(p.name for p in (tmp_path / "seen").iterdir()) == [
+        "777-1.png", "777-2.png", "777-3.png", "777-boxes.png"]
+    text = command(tmp_path, "777.png", "--model", str(tiny_model))
+    assert text.stdout.startswith(f"777.png: {answer['number']} (3 digits: ")
+
+
+def test_csv_rows_survive_commas_quotes_and_newlines_in_paths(tmp_path, tiny_model):
+    name = 'a, "quoted"\nname.png'
+    photograph(seven(), np.random.default_rng(4)).save(tmp_path / name)
+    result = command(tmp_path, name, "--model", str(tiny_model), "--csv", "out/rows.csv")
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "out" / "rows.csv", newline="") as stream:
+        rows = list(csv.reader(stream))
+    assert rows[0] == ["path", "number", "digit", "probability"]
+    assert rows[1][0] == name and rows[1][1] == rows[1][2]
+
+
+@pytest.mark.parametrize("args", [
+    ["--runners-up", "-1"], ["--runners-up", "x"], ["--runners-up", "10"], ["--no-such-option"], [],
+])
+def test_usage_mistakes_are_one_error_line_and_exit_1(tmp_path, args):
+    result = command(tmp_path, *(["seven.png"] if args else []), *args)
+    assert result.returncode == 1
+    assert [line for line in result.stderr.splitlines() if line.strip()][-1].startswith("error: ")
+    assert "Traceback" not in result.stderr and "usage:" not in result.stderr
+
+
+@pytest.mark.parametrize(("option", "make"), [
+    ("--csv", lambda tmp: (tmp / "adir").mkdir() or "adir"),
+    ("--csv", lambda tmp: (tmp / "afile").write_text("x") and "afile/rows.csv"),
+    ("--show-input", lambda tmp: (tmp / "afile").write_text("x") and "afile"),
+    ("--show-input", lambda tmp: (tmp / "afile").write_text("x") and "afile/seen"),
+])
+def test_output_paths_that_cannot_be_written_are_refused_before_any_work(tmp_path, option, make):
+    photograph(seven(), np.random.default_rng(5)).save(tmp_path / "seven.png")
+    target = make(tmp_path)
+    result = command(tmp_path, "seven.png", option, target, "--model", "nowhere.keras")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"error: {option} ") and "Traceback" not in result.stderr
+
+
+def test_an_unreadable_folder_is_reported_and_the_others_still_read(tmp_path, tiny_model):
+    photograph(seven(), np.random.default_rng(6)).save(tmp_path / "seven.png")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running as a user who can read any folder")
+        result = command(tmp_path, "locked", "seven.png", "--model", str(tiny_model))
+    finally:
+        locked.chmod(0o755)
+    assert result.returncode == 1
+    assert "error: locked: cannot read" in result.stderr and result.stdout.startswith("seven.png: ")

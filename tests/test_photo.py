@@ -1,0 +1,264 @@
+"""The photo → digits path, step by step, on small synthetic photos drawn with known strokes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnist_dvc import photo
+from mnist_dvc.common import UserError
+
+# Strokes of a few digits in a unit box (x right, y down), as polylines.
+STROKES = {
+    "1": [[(0.5, 0.0), (0.5, 1.0)]],
+    "7": [[(0.1, 0.0), (0.9, 0.0), (0.35, 1.0)]],
+    "5_body": [[(0.2, 0.05), (0.15, 0.45), (0.6, 0.4), (0.85, 0.65), (0.6, 0.95), (0.1, 0.9)]],
+    "5_top": [[(0.32, 0.0), (0.9, 0.0)]],  # drawn apart from the body: a detached top stroke
+    "0": [[(0.5, 0.0), (0.85, 0.25), (0.85, 0.75), (0.5, 1.0), (0.15, 0.75), (0.15, 0.25), (0.5, 0.0)]],
+}
+
+
+def draw(canvas: Image.Image, strokes: list, left: float, top: float, size: float, width: int,
+         ink: tuple | int = 20) -> None:
+    pen = ImageDraw.Draw(canvas)
+    for line in strokes:
+        points = [(left + x * size * 0.6, top + y * size) for x, y in line]
+        pen.line(points, fill=ink, width=width, joint="curve")
+
+
+def sheet(size: tuple[int, int] = (300, 300), paper: int = 225) -> Image.Image:
+    return Image.new("L", size, paper)
+
+
+def add_noise(image: Image.Image, seed: int = 0, sigma: float = 3.0) -> Image.Image:
+    values = np.asarray(image, dtype=np.float32)
+    noisy = values + np.random.default_rng(seed).normal(0, sigma, values.shape)
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), image.mode if image.mode != "RGB" else "RGB")
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+def clean_frame(strokes: list) -> np.ndarray:
+    """The frame of the same strokes drawn plainly: black marker on white, no light effects."""
+    image = sheet((200, 200), 255)
+    draw(image, strokes, 50, 30, 140, 12, 0)
+    return photo.read_photo(encode(image), "clean").digits[0].frame
+
+
+def centre_of_mass(frame: np.ndarray) -> np.ndarray:
+    rows, cols = np.indices(frame.shape)
+    return np.array([(rows * frame).sum(), (cols * frame).sum()]) / frame.sum()
+
+
+# --- 1. load --------------------------------------------------------------------------------------
+
+def test_exif_orientation_is_applied_before_reading(tmp_path):
+    upright = sheet()
+    draw(upright, STROKES["7"], 100, 60, 180, 10)
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # as a phone held sideways stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    data = encode(stored, "JPEG", exif=exif, quality=92)
+    rgb, _ = photo.load_image(data, "phone.jpg")
+    assert rgb.shape[:2] == (300, 300)
+    read = photo.read_photo(data, "phone.jpg").digits[0].frame
+    assert similarity(read, photo.read_photo(encode(upright), "upright").digits[0].frame) > 0.9
+
+
+def test_a_16_bit_png_is_scaled_not_clipped():
+    eight_bit = sheet()
+    draw(eight_bit, STROKES["7"], 100, 60, 180, 10)
+    sixteen = Image.fromarray(np.asarray(eight_bit, dtype=np.uint16) * 257)
+    assert sixteen.mode == "I;16"
+    rgb, _ = photo.load_image(encode(sixteen), "deep.png")
+    assert 200 < float(np.median(rgb)) < 240  # paper stays paper, not clipped to white
+    assert similarity(photo.read_photo(encode(sixteen), "deep.png").digits[0].frame,
+                      photo.read_photo(encode(eight_bit), "plain.png").digits[0].frame) > 0.95
+
+
+@pytest.mark.parametrize("mode", ["P", "LA", "RGBA", "CMYK", "1"])
+def test_every_image_mode_reads_as_paper_and_ink(mode):
+    image = sheet().convert("RGB")
+    draw(image, STROKES["1"], 140, 60, 180, 12, (10, 10, 10))
+    converted = image.convert(mode)
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    digits = photo.read_photo(encode(converted, fmt), f"one.{fmt.lower()}").digits
+    assert len(digits) == 1 and digits[0].frame[:, 13:15].max() > 200
+
+
+def test_transparent_background_counts_as_white_paper():
+    rgba = np.zeros((80, 80, 4), np.uint8)
+    rgba[10:70, 38:44] = (0, 0, 0, 255)  # an opaque black "1" on a fully transparent sheet
+    digits = photo.read_photo(encode(Image.fromarray(rgba, "RGBA")), "one.png").digits
+    assert len(digits) == 1 and digits[0].frame[:, 13:15].max() > 200 and digits[0].frame[:, :8].max() == 0
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"this is not an image", "not a readable image"),
+    (b"", "not a readable image"),
+    (encode(sheet())[:60], "not a readable image"),  # a truncated PNG
+])
+def test_a_file_that_is_not_an_image_is_one_clear_error(content, expected):
+    with pytest.raises(UserError, match=expected):
+        photo.read_photo(content, "fake.png")
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(monkeypatch):
+    monkeypatch.setattr(photo, "MAX_PIXELS", 100 * 100)
+    with pytest.raises(UserError, match="larger than the"):
+        photo.read_photo(encode(Image.new("L", (101, 100), 255)), "big.png")
+
+
+def test_large_photos_are_read_reduced_and_boxes_come_back_in_original_pixels():
+    big = sheet((2400, 1800))
+    draw(big, STROKES["7"], 1000, 500, 800, 40)
+    found = photo.read_photo(encode(big, "JPEG", quality=90), "big.jpg")
+    assert max(found.image.shape[:2]) == photo.WORKING_SIDE
+    left, top, _, height = found.digits[0].box
+    assert abs(top - 500) < 40 and abs(top + height - 1300) < 40 and abs(left - 1000) < 60
+
+
+# --- 2 and 3. colour and light ------------------------------------------------------------------
+
+def test_a_gradient_and_a_shadow_with_no_writing_are_no_ink():
+    ramp = np.linspace(120, 240, 400, dtype=np.float32)[None, :].repeat(300, axis=0)
+    ramp[:150, :200] *= 0.55  # and a hard-edged shadow over one corner
+    image = add_noise(Image.fromarray(ramp.astype(np.uint8)))
+    with pytest.raises(UserError, match="no ink found"):
+        photo.read_photo(encode(image), "gradient.png")
+
+
+@pytest.mark.parametrize("colour", [0, 128, 255])
+def test_a_uniform_image_has_no_ink(colour):
+    with pytest.raises(UserError, match="no ink found"):
+        photo.read_photo(encode(Image.new("L", (80, 80), colour)), "blank.png")
+
+
+def test_paper_noise_alone_is_not_ink():
+    with pytest.raises(UserError, match="no ink found"):
+        photo.read_photo(encode(add_noise(sheet((160, 160), 220), sigma=6)), "paper.png")
+
+
+def test_paper_level_follows_a_shadow_edge_and_ignores_the_strokes():
+    grey = np.full((200, 300), 220, np.float32)
+    grey[:, 150:] = 110  # a hard shadow over the right half
+    grey[50:150, 60:66] = 30  # a stroke in the light
+    grey[50:150, 220:226] = 15  # and one in the shadow
+    paper = photo.paper_level(grey)
+    assert np.all(np.abs(paper[:, :140] - 220) < 3) and np.all(np.abs(paper[:, 160:] - 110) < 3)
+    ink = photo.absorbed_light(grey, paper)
+    assert ink[100, 62] > 0.8 and ink[100, 222] > 0.8
+    assert ink[:, 140:160].max() < 0.05  # the shadow's edge is not ink
+
+
+def test_blue_ink_on_yellow_paper_is_ink():
+    image = Image.new("RGB", (300, 300), (240, 225, 150))
+    draw(image, STROKES["7"], 100, 60, 180, 6, (40, 60, 170))
+    digits = photo.read_photo(encode(image, "JPEG", quality=85), "blue.jpg").digits
+    assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.7
+
+
+def test_light_writing_on_a_dark_ground_reads_like_dark_on_light():
+    dark = sheet()
+    draw(dark, STROKES["7"], 100, 60, 180, 10)
+    light = Image.fromarray(255 - np.asarray(dark))
+    assert similarity(photo.read_photo(encode(dark), "d").digits[0].frame,
+                      photo.read_photo(encode(light), "l").digits[0].frame) > 0.95
+
+
+# --- 4 and 6. ink, strokes and framing ----------------------------------------------------------
+
+def test_a_thin_pen_under_a_shadow_gives_the_digits_frame():
+    image = sheet((400, 400), 230)
+    draw(image, STROKES["7"], 140, 80, 240, 2, 60)
+    values = np.asarray(image, dtype=np.float32)
+    values[:, 200:] *= 0.5  # a shadow over the right half, across the digit
+    shadowed = add_noise(Image.fromarray(values.astype(np.uint8)), sigma=2)
+    digits = photo.read_photo(encode(shadowed, "JPEG", quality=90), "thin.jpg").digits
+    assert len(digits) == 1
+    frame = digits[0].frame
+    assert similarity(frame, clean_frame(STROKES["7"])) > 0.75
+    width = photo.stroke_width(frame > 127)
+    assert 0.6 * photo.MNIST_STROKE_WIDTH < width < 1.6 * photo.MNIST_STROKE_WIDTH
+
+
+def test_a_marker_is_thinned_and_a_fine_pen_thickened_towards_mnist_width():
+    target = photo.MNIST_STROKE_WIDTH * photo.STROKE_SCALE
+    bar = np.zeros((60, 60), bool)
+    fine, thick = bar.copy(), bar.copy()
+    fine[5:55, 29:31] = True
+    thick[5:55, 15:45] = True
+    assert photo.stroke_width(photo.match_stroke_width(fine, target)) > photo.stroke_width(fine) + 3
+    assert photo.stroke_width(photo.match_stroke_width(thick, target)) < photo.stroke_width(thick) - 3
+
+
+def test_frames_follow_mnists_preparation():
+    image = sheet()
+    draw(image, STROKES["7"], 40, 30, 150, 10)  # off-centre on the sheet
+    frame = photo.read_photo(encode(image), "seven").digits[0].frame
+    assert frame.shape == (28, 28) and frame.dtype == np.uint8
+    rows = np.flatnonzero(frame.max(axis=1) > 64)
+    assert 18 <= rows[-1] - rows[0] + 1 <= 21  # the longer side is 20 pixels
+    np.testing.assert_allclose(centre_of_mass(frame.astype(float)), [13.5, 13.5], atol=1.0)
+
+
+# --- 5. digits ----------------------------------------------------------------------------------
+
+def test_three_digits_with_a_detached_stroke_give_three_boxes_in_order():
+    image = sheet((600, 260))
+    draw(image, STROKES["5_body"] + STROKES["5_top"], 60, 50, 150, 8)
+    draw(image, STROKES["1"], 230, 50, 150, 8)
+    draw(image, STROKES["7"], 380, 55, 150, 8)
+    digits = photo.read_photo(encode(add_noise(image)), "517.png").digits
+    assert len(digits) == 3
+    lefts = [digit.box[0] for digit in digits]
+    assert lefts == sorted(lefts)
+    assert abs(lefts[0] - 60) < 15 and abs(lefts[2] - 380) < 15
+    assert all(130 < digit.box[3] < 175 for digit in digits)  # each box spans a whole digit's height
+
+
+def test_specks_and_dust_are_dropped():
+    image = sheet()
+    draw(image, STROKES["7"], 100, 60, 180, 10)
+    pen = ImageDraw.Draw(image)
+    for x, y in ((20, 20), (260, 270), (40, 250)):
+        pen.ellipse((x, y, x + 3, y + 3), fill=30)
+    assert len(photo.read_photo(encode(image), "dusty.png").digits) == 1
+
+
+def test_two_touching_digits_are_split():
+    image = sheet((400, 260))
+    draw(image, STROKES["0"], 100, 50, 160, 9)
+    draw(image, STROKES["0"], 180, 50, 160, 9)  # the second 0 touches the first
+    digits = photo.read_photo(encode(image), "00.png").digits
+    assert len(digits) == 2 and digits[0].box[0] < digits[1].box[0]
+
+
+def test_two_lines_are_read_top_line_first():
+    image = sheet((420, 500))
+    draw(image, STROKES["1"], 80, 40, 150, 8)
+    draw(image, STROKES["7"], 220, 40, 150, 8)
+    draw(image, STROKES["0"], 80, 300, 150, 8)
+    digits = photo.read_photo(encode(image), "lines.png").digits
+    assert [digit.line for digit in digits] == [0, 0, 1]
+    assert digits[2].box[1] > digits[0].box[1] + 200
+
+
+def test_boxes_are_drawn_on_the_photo():
+    image = sheet()
+    draw(image, STROKES["7"], 100, 60, 180, 10)
+    found = photo.read_photo(encode(image), "seven")
+    picture = np.asarray(photo.draw_boxes(found, ["7"]))
+    left, top, _, _ = found.digits[0].box
+    assert tuple(picture[top + 20, left]) == (220, 30, 30)
