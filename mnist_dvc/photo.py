@@ -267,7 +267,7 @@ def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
         if max(piece.height, piece.width) < 0.25 * tallest or piece.area < 0.02 * largest:
             continue
         own = labels[piece.top:piece.bottom, piece.left:piece.right] == piece.labels[0]
-        if stroke_width(own) > 0.3 * max(piece.height, piece.width) and piece.area > 0.5 * piece.height * piece.width:
+        if stroke_width(own) > 0.3 * max(piece.height, piece.width) and piece.area > 0.7 * piece.height * piece.width:
             continue
         kept.append(piece)
     return kept
@@ -304,31 +304,29 @@ def join_stacked(pieces: list[Piece]) -> list[Piece]:
 
 
 def group_lines(pieces: list[Piece]) -> list[list[Piece]]:
-    """Group pieces into lines of writing, top line first. Lines are formed by the tall pieces (a
-    piece joins the line whose rows cover at least half of its own); the short ones (a detached bar,
-    a broken-off end) then join the line nearest to them."""
+    """Group pieces into lines of writing, top line first. Going left to right, a tall piece continues
+    the line whose last tall piece shares at least half of its rows (so a line may climb or sink
+    across the page); short pieces (a detached bar, a broken-off end) then join the nearest line."""
     tallest = max(piece.height for piece in pieces)
-    spans: list[Piece] = []
-    members: list[list[Piece]] = []
+    lines: list[list[Piece]] = []
     short = []
-    for piece in sorted(pieces, key=lambda p: -p.height):
+    for piece in sorted(pieces, key=lambda p: p.left):
         if piece.height < 0.5 * tallest:
             short.append(piece)
             continue
-        overlaps = [vertical_overlap(piece, span) for span in spans]
+        overlaps = [vertical_overlap(piece, line[-1]) for line in lines]
         best = int(np.argmax(overlaps)) if overlaps else -1
         if best >= 0 and overlaps[best] >= 0.5:
-            spans[best] = spans[best].joined(piece)
-            members[best].append(piece)
+            lines[best].append(piece)
         else:
-            spans.append(piece)
-            members.append([piece])
+            lines.append([piece])
     for piece in short:
         centre = (piece.top + piece.bottom) / 2
-        nearest = min(range(len(spans)), key=lambda i: max(0.0, spans[i].top - centre, centre - spans[i].bottom))
-        members[nearest].append(piece)
-    order = np.argsort([span.top + span.bottom for span in spans], kind="stable")
-    return [sorted(members[i], key=lambda p: p.left) for i in order]
+        nearest = min(lines, key=lambda line: min(max(0.0, p.top - centre, centre - p.bottom) + abs(
+            (p.left + p.right) / 2 - (piece.left + piece.right) / 2) / 4 for p in line))
+        nearest.append(piece)
+    lines.sort(key=lambda line: float(np.median([p.top + p.bottom for p in line])))
+    return [sorted(line, key=lambda p: p.left) for line in lines]
 
 
 def join_pieces(line: list[Piece]) -> list[Piece]:
@@ -358,15 +356,16 @@ def join_pieces(line: list[Piece]) -> list[Piece]:
     return digits
 
 
-def split_wide(piece: Piece, mask: np.ndarray, height: float) -> list[Piece]:
-    """Split a piece wider than a digit into touching digits, at the thinnest columns near even cuts.
+def split_wide(piece: Piece, mask: np.ndarray, digit_width: float) -> list[Piece]:
+    """Split a piece as wide as several digits (touching digits) at the thinnest columns near even cuts.
 
-    A wide digit (a 2 or 5 with a long stroke) is left whole: a cut is made only where the ink thins to
-    a narrow link, unless the piece is wider than two digits can be.
+    `digit_width` is a typical digit's width in this line. A cut is made where the ink thins to a
+    narrow link, or anywhere near the even cut when the piece is nearly two digits wide or more; so a
+    single wide digit (a 2 or 5 with a long stroke) stays whole, as does a piece whose cut would leave
+    a part much shorter or narrower than a digit.
     """
-    reference = max(piece.height, height)
-    count = max(2, round(piece.width / (0.75 * reference)))
-    if piece.width < 1.2 * reference:
+    count = round(piece.width / digit_width)
+    if count < 2:
         return [piece]
     columns = mask[piece.top:piece.bottom, piece.left:piece.right].sum(axis=0)
     typical = float(np.median(columns[columns > 0]))
@@ -378,7 +377,7 @@ def split_wide(piece: Piece, mask: np.ndarray, height: float) -> list[Piece]:
         window = columns[first:min(piece.width - 1, centre + reach)]
         if window.size:
             cut = first + int(np.argmin(window))
-            if columns[cut] <= 0.5 * typical or piece.width >= 2 * reference:
+            if columns[cut] <= 0.5 * typical or piece.width >= 1.8 * digit_width:
                 cuts.append(cut)
     cuts.append(piece.width)
     parts = []
@@ -388,7 +387,20 @@ def split_wide(piece: Piece, mask: np.ndarray, height: float) -> list[Piece]:
         if rows.size:
             parts.append(Piece(piece.top + int(rows[0]), piece.left + start, piece.top + int(rows[-1]) + 1,
                                piece.left + stop, int(part.sum()), piece.labels))
+    if any(part.height < 0.5 * piece.height or part.width < 0.3 * digit_width for part in parts):
+        return [piece]  # a cut through one digit's stroke (a 5's bar, a 7's top), not between two digits
     return parts
+
+
+def digit_width(line: list[Piece], piece: Piece) -> float:
+    """A typical digit's width in this line, for telling one wide digit from several touching ones:
+    the other digits' median width, but at least 0.55 of the line's height (a line of 1s says little),
+    or 0.75 of the height when the piece is alone."""
+    height = float(np.median([p.height for p in line]))
+    others = [p.width for p in line if p is not piece]
+    if not others:
+        return 0.75 * max(height, piece.height)
+    return max(float(np.median(others)), 0.55 * max(height, piece.height))
 
 
 def segment(mask: np.ndarray) -> list[tuple[int, Piece, np.ndarray]]:
@@ -398,12 +410,11 @@ def segment(mask: np.ndarray) -> list[tuple[int, Piece, np.ndarray]]:
     digits = []
     for number, line in enumerate(group_lines(pieces) if pieces else []):
         joined = join_pieces(line)
-        height = float(np.median([piece.height for piece in joined]))
         for piece in joined:
             rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
             whole = np.zeros_like(mask)
             whole[rows, cols] = np.isin(labels[rows, cols], piece.labels)
-            for part in split_wide(piece, whole, height):
+            for part in split_wide(piece, whole, digit_width(joined, piece)):
                 digits.append((number, part, whole[part.top:part.bottom, part.left:part.right]))
     return digits
 
