@@ -19,6 +19,7 @@ classify its frames with the model themselves.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import math
@@ -122,17 +123,18 @@ def paper_level(grey: np.ndarray) -> np.ndarray:
     erosion) with a window a tenth of the image across, wider than any pen's stroke.
 
     A closing keeps every step and slope of the light (a shadow's edge, a gradient) and removes only
-    dark features narrower than its window: the writing. It runs at half size; a final 5x5 minimum
-    keeps the upscaled estimate from spilling light over the dark side of a sharp shadow's edge.
+    dark features narrower than its window: the writing. It runs on a copy at most 400 px across;
+    one more erosion there keeps the upscaled estimate from spilling light over the dark side of a
+    sharp shadow's edge.
     """
     height, width = grey.shape
-    factor = 2 if min(height, width) >= 64 else 1
-    small = grey[:height - height % factor:factor, :width - width % factor:factor] if factor > 1 else grey
+    factor = max(1, math.ceil(max(height, width) / 400))
+    small = grey[::factor, ::factor]
     window = max(3, round(max(small.shape) / 10) | 1)
     paper = ndimage.grey_closing(small, size=(window, window), mode="nearest")
     if factor > 1:
+        paper = ndimage.minimum_filter(paper, size=3, mode="nearest")
         paper = np.asarray(Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR))
-        paper = ndimage.minimum_filter(paper, size=5, mode="nearest")
     return np.maximum(paper, grey)
 
 
@@ -195,8 +197,8 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0) -> np.nda
     the light was divided out) and the strong ink level (a high percentile), so a faint pencil and a
     black marker both work. All False when no stroke stands out (a blank page, a gradient, a shadow).
     """
-    smooth = ndimage.gaussian_filter(ink, 0.8)
-    sample = smooth[::2, ::2]
+    smooth = ndimage.uniform_filter(ink, size=3)
+    sample = smooth[::4, ::4]
     noise = max(spread(sample), 0.006)
     strong = float(np.percentile(sample, 99.8))
     if strong < max(MIN_CONTRAST, 10 * noise):
@@ -325,8 +327,27 @@ def group_lines(pieces: list[Piece]) -> list[list[Piece]]:
         nearest = min(lines, key=lambda line: min(max(0.0, p.top - centre, centre - p.bottom) + abs(
             (p.left + p.right) / 2 - (piece.left + piece.right) / 2) / 4 for p in line))
         nearest.append(piece)
+    lines = merge_side_by_side(lines)
     lines.sort(key=lambda line: float(np.median([p.top + p.bottom for p in line])))
     return [sorted(line, key=lambda p: p.left) for line in lines]
+
+
+def merge_side_by_side(lines: list[list[Piece]]) -> list[list[Piece]]:
+    """Two "lines" that sit side by side, sharing some rows but no columns, are one line of writing
+    whose digits jump up or down (lines of a page lie over each other and share columns)."""
+    spans = [functools.reduce(Piece.joined, line) for line in lines]
+    merged = True
+    while merged:
+        merged = False
+        for i, j in itertools.combinations(range(len(lines)), 2):
+            a, b = spans[i], spans[j]
+            if horizontal_overlap(a, b) <= 0 and min(a.bottom, b.bottom) > max(a.top, b.top):
+                lines[i] += lines[j]
+                spans[i] = a.joined(b)
+                del lines[j], spans[j]
+                merged = True
+                break
+    return lines
 
 
 def join_pieces(line: list[Piece]) -> list[Piece]:
@@ -372,7 +393,7 @@ def split_wide(piece: Piece, mask: np.ndarray, digit_width: float) -> list[Piece
     cuts = [0]
     for k in range(1, count):
         centre = round(k * piece.width / count)
-        reach = max(1, round(0.25 * piece.width / count))
+        reach = max(1, round(0.35 * piece.width / count))
         first = max(cuts[-1] + 1, centre - reach)
         window = columns[first:min(piece.width - 1, centre + reach)]
         if window.size:
