@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Stage commands in dvc.yaml call `python`: put the environment's first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-fast lint bench predict clean-venv
+.PHONY: setup repro test test-fast lint bench predict serve clean-venv
 
 setup: $(VENV)/.installed
 
@@ -39,3 +39,9 @@ bench: setup
 # Classify your own digit images: make predict IMAGES="photo.jpg some-folder/"
 predict: setup
 	$(BIN)/python -m stages.predict $(IMAGES)
+
+# The web app on the trained model: make serve [PORT=8765] [HOST=127.0.0.1]
+PORT ?= 8000
+HOST ?= 127.0.0.1
+serve: setup
+	$(BIN)/python -m mnist_dvc.server --host $(HOST) --port $(PORT)

@@ -108,3 +108,9 @@ def set_param(repo: Path, section: str, key: str, value) -> None:
 
 def ran_stages(output: str) -> list[str]:
     return re.findall(r"Running stage '([^']+)'", output)
+
+
+# Fixtures of the web app's tests (a browser, a model that reads drawings, a running server), registered
+# here so any test module can use them.
+from tests.browser import browser  # noqa: E402, F401
+from tests.live import live_server, reading_model, stroke_model  # noqa: E402, F401

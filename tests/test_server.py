@@ -1,0 +1,193 @@
+"""The web app's API in-process: every route, every bad input, and the shape of an answer."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+import socket
+import tempfile
+
+import numpy as np
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from mnist_dvc import server
+from mnist_dvc.common import UserError, file_digest, load_model
+from mnist_dvc.photo import read_photo
+from mnist_dvc.reading import read_photos
+from tests.strokes import draw, png_bytes
+
+PREDICT_KEYS = {"path", "number", "digit", "probability", "runners_up", "digits"}
+DIGIT_KEYS = {"digit", "probability", "runners_up", "box", "line"}
+
+
+@pytest.fixture(scope="module")
+def client(stroke_model):
+    with TestClient(server.create_app(stroke_model)) as test_client:
+        yield test_client
+
+
+def post(client: TestClient, data: bytes, name: str = "drawing.png"):
+    return client.post("/api/predict", files={"image": (name, data, "image/png")})
+
+
+def one_line_error(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and "\n" not in body["error"] and body["error"]
+    return body["error"]
+
+
+def test_the_page_and_its_files_are_served_with_nothing_from_elsewhere(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'data-testid="number"' in page.text and 'accept="image/*"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for name in ("app.js", "style.css"):
+        assert client.get(f"/{name}").status_code == 200
+    for path in server.WEB.iterdir():
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", path.read_text()), f"{path.name} refers elsewhere"
+
+
+def test_health_names_the_model_and_its_md5(client, stroke_model):
+    health = client.get("/api/health").json()
+    assert health == {"model_loaded": True, "model": str(stroke_model), "md5": file_digest(stroke_model, "md5"),
+                      "error": None}
+
+
+def test_a_drawn_number_is_read_with_predicts_answer_plus_what_the_page_shows(client, stroke_model):
+    data = png_bytes(draw("71", 320, 160))
+    response = post(client, data)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["number"] == "71" and body["digit"] is None and body["size"] == [320, 160]
+
+    expected = read_photos(load_model(stroke_model), [("drawing.png", read_photo(data, "drawing.png"))])[0]
+    predict_fields = {key: body[key] for key in PREDICT_KEYS}
+    predict_fields["digits"] = [{key: digit[key] for key in DIGIT_KEYS} for digit in body["digits"]]
+    assert json.dumps(predict_fields, sort_keys=True) == json.dumps(expected.as_dict(), sort_keys=True)
+
+    photo = read_photo(data, "drawing.png")
+    for digit, found in zip(body["digits"], photo.digits, strict=True):
+        assert set(digit) == DIGIT_KEYS | {"probabilities", "input"}
+        assert len(digit["runners_up"]) == server.RUNNERS_UP
+        assert len(digit["probabilities"]) == 10 and sum(digit["probabilities"]) == pytest.approx(1, abs=1e-4)
+        assert int(np.argmax(digit["probabilities"])) == digit["digit"]
+        assert digit["probabilities"][digit["digit"]] == digit["probability"]
+        prefix = "data:image/png;base64,"
+        assert digit["input"].startswith(prefix)
+        frame = np.asarray(Image.open(io.BytesIO(base64.b64decode(digit["input"][len(prefix):]))))
+        np.testing.assert_array_equal(frame, found.frame)
+
+
+def test_one_digit_gives_the_digit_and_its_runners_up(client):
+    body = post(client, png_bytes(draw("7", 200, 160))).json()
+    assert body["number"] == "7" and body["digit"] == 7 and 0.5 < body["probability"] <= 1
+    assert [r["digit"] for r in body["runners_up"]] == [r["digit"] for r in body["digits"][0]["runners_up"]]
+    assert len(body["runners_up"]) == 2
+
+
+def test_a_file_that_is_not_an_image_is_refused_and_the_server_goes_on(client):
+    error = one_line_error(post(client, b"not an image at all", "notes.png"), 422)
+    assert error.startswith("notes.png: not a readable image")
+    assert post(client, png_bytes(draw("1", 200, 160))).status_code == 200
+
+
+def test_an_image_with_no_ink_is_refused(client):
+    blank = png_bytes(Image.new("L", (320, 160), 255))
+    assert "no ink found" in one_line_error(post(client, blank), 422)
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_it_is_decoded(client):
+    huge = png_bytes(Image.new("1", (8000, 6000), 1))
+    assert "megapixel limit" in one_line_error(post(client, huge, "huge.png"), 422)
+
+
+def test_an_upload_over_20_mb_is_refused(client):
+    big = b"\0" * (server.MAX_UPLOAD_BYTES + 1)
+    assert "20 MB" in one_line_error(post(client, big), 413)
+
+
+def test_an_upload_over_20_mb_without_a_length_is_cut_off_while_it_streams(client):
+    boundary = "b0undary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="big.png"\r\n'
+            "Content-Type: image/png\r\n\r\n").encode()
+    sent = []
+
+    def body():
+        yield head
+        for _ in range(server.MAX_UPLOAD_BYTES // (1 << 20) + 2):
+            sent.append(1 << 20)
+            yield b"\0" * (1 << 20)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post("/api/predict", content=body(),
+                           headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert "20 MB" in one_line_error(response, 413)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"files": {"picture": ("a.png", b"x", "image/png")}}, "no field named 'image'"),
+    ({"content": b"raw bytes", "headers": {"content-type": "image/png"}}, "multipart/form-data"),
+    ({"content": b"--x\r\nno headers end", "headers": {"content-type": "multipart/form-data; boundary=y"}},
+     "malformed multipart form"),
+])
+def test_a_malformed_request_gets_400(client, kwargs, message):
+    assert message in one_line_error(client.post("/api/predict", **kwargs), 400)
+
+
+def test_unknown_routes_and_methods_answer_in_json(client):
+    one_line_error(client.get("/api/nothing"), 404)
+    one_line_error(client.get("/api/predict"), 405)
+
+
+def test_an_upload_is_never_written_to_disk(client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a temporary file was made")
+
+    for name in ("NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, refuse)
+    rng = np.random.default_rng(0)
+    noisy = Image.fromarray(rng.integers(200, 256, (1200, 1200, 3), dtype=np.uint8))  # over 1 MB as PNG
+    noisy.paste(draw("4", 300, 300), (450, 450))
+    data = png_bytes(noisy)
+    assert len(data) > 2 * 1024 * 1024
+    assert post(client, data).status_code in (200, 422)
+
+
+def test_the_upload_name_keeps_no_folders_and_no_control_characters():
+    assert server.upload_name(b"../../etc/passwd") == "passwd"
+    assert server.upload_name(b"C:\\photos\\seven.jpg") == "seven.jpg"
+    assert server.upload_name(b"a\nb\x00.png") == "ab.png"
+    assert server.upload_name(None) == "image"
+
+
+def test_without_a_model_the_page_still_loads_the_api_answers_503_and_the_model_is_taken_when_it_appears(
+        tmp_path, stroke_model):
+    missing = tmp_path / "models" / "model.keras"
+    with TestClient(server.create_app(missing)) as no_model:
+        assert no_model.get("/").status_code == 200
+        health = no_model.get("/api/health").json()
+        assert health["model_loaded"] is False and "model file not found" in health["error"]
+        assert "make repro" in one_line_error(post(no_model, png_bytes(draw("7", 200, 160))), 503)
+
+        missing.parent.mkdir()
+        shutil.copy(stroke_model, missing)
+        assert no_model.get("/api/health").json()["model_loaded"] is True
+        assert post(no_model, png_bytes(draw("7", 200, 160))).json()["number"] == "7"
+
+
+def test_a_port_in_use_is_one_clear_error():
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(UserError, match=rf"cannot listen on 127.0.0.1:{port}: .*PORT="):
+            server.listen("127.0.0.1", port)
+
+
+def test_the_address_printed_is_the_one_listened_on():
+    with server.listen("127.0.0.1", 0) as sock:
+        assert server.address(sock) == f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -1,0 +1,280 @@
+// The page of the local web app: a drawing pad and a photo picker, both read by POST api/predict.
+"use strict";
+
+const SEND_WIDTH = 320; // drawings are sent at 320x160 px: plenty for 28x28 digits, and quick to read
+const SEND_HEIGHT = 160;
+const PEN = 0.055; // pen width, as a share of the pad's height
+const DEBOUNCE_MS = 150; // while drawing, ask again this long after the last move
+
+const $ = (id) => document.getElementById(id);
+const pad = $("pad");
+const strokes = []; // each stroke a list of [x, y] points in 0..1 of the pad's width and height
+const answers = { draw: null, photo: null }; // the last answer of each tab
+const pending = { draw: null, photo: null }; // the request in flight for each tab, to cancel
+let mode = "draw";
+let drawing = null; // the stroke under the pointer
+let timer = null;
+
+// --- the pad -------------------------------------------------------------------------------------
+
+function pen(context, height) {
+  context.strokeStyle = "#000"; // pure black: a clean drawing has no paper noise to tell ink by
+  context.lineWidth = PEN * height;
+  context.lineCap = "round";
+  context.lineJoin = "round";
+}
+
+function paint(context, width, height, paper) {
+  context.clearRect(0, 0, width, height);
+  if (paper) {
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, width, height);
+  }
+  pen(context, height);
+  for (const stroke of strokes) {
+    context.beginPath();
+    stroke.forEach(([x, y], index) => (index ? context.lineTo(x * width, y * height) : context.moveTo(x * width, y * height)));
+    if (stroke.length === 1) context.lineTo(stroke[0][0] * width + 0.01, stroke[0][1] * height); // a dot
+    context.stroke();
+  }
+}
+
+function sizePad() {
+  const ratio = Math.min(window.devicePixelRatio || 1, 2);
+  pad.width = Math.round(pad.clientWidth * ratio);
+  pad.height = Math.round(pad.clientHeight * ratio);
+  paint(pad.getContext("2d"), pad.width, pad.height, false);
+}
+
+function point(event) {
+  const rect = pad.getBoundingClientRect();
+  return [(event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height];
+}
+
+function extend(event) {
+  const context = pad.getContext("2d");
+  pen(context, pad.height);
+  const moves = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+  for (const move of moves.length ? moves : [event]) {
+    const [x0, y0] = drawing[drawing.length - 1];
+    const [x1, y1] = point(move);
+    drawing.push([x1, y1]);
+    context.beginPath();
+    context.moveTo(x0 * pad.width, y0 * pad.height);
+    context.lineTo(x1 * pad.width, y1 * pad.height);
+    context.stroke();
+  }
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  if (event.button !== 0) return;
+  pad.setPointerCapture(event.pointerId);
+  drawing = [point(event)];
+  strokes.push(drawing);
+  paint(pad.getContext("2d"), pad.width, pad.height, false);
+  event.preventDefault();
+});
+
+pad.addEventListener("pointermove", (event) => {
+  if (!drawing) return;
+  extend(event);
+  later(DEBOUNCE_MS);
+});
+
+for (const type of ["pointerup", "pointercancel"]) {
+  pad.addEventListener(type, () => {
+    if (!drawing) return;
+    drawing = null;
+    later(0);
+  });
+}
+
+function undo() {
+  strokes.pop();
+  paint(pad.getContext("2d"), pad.width, pad.height, false);
+  later(0);
+}
+
+function clear() {
+  strokes.length = 0;
+  paint(pad.getContext("2d"), pad.width, pad.height, false);
+  later(0);
+}
+
+$("undo").addEventListener("click", undo);
+$("clear").addEventListener("click", clear);
+document.addEventListener("keydown", (event) => {
+  if (mode === "draw" && event.key === "z" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    undo();
+  }
+});
+window.addEventListener("resize", () => mode === "draw" && sizePad());
+
+function later(delay) {
+  clearTimeout(timer);
+  timer = setTimeout(readDrawing, delay);
+}
+
+function readDrawing() {
+  if (!strokes.length) {
+    if (pending.draw) pending.draw.abort();
+    answers.draw = null;
+    if (mode === "draw") show(null);
+    return;
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = SEND_WIDTH;
+  canvas.height = SEND_HEIGHT;
+  paint(canvas.getContext("2d"), SEND_WIDTH, SEND_HEIGHT, true);
+  ask(pngBlob(canvas), "drawing.png", "draw");
+}
+
+// toDataURL, not toBlob: Chromium may hold a toBlob callback back until the page is idle.
+function pngBlob(canvas) {
+  const bytes = atob(canvas.toDataURL("image/png").split(",")[1]);
+  return new Blob([Uint8Array.from(bytes, (char) => char.charCodeAt(0))], { type: "image/png" });
+}
+
+// --- photos --------------------------------------------------------------------------------------
+
+$("photo-input").addEventListener("change", (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  const image = $("photo");
+  if (image.src) URL.revokeObjectURL(image.src);
+  image.src = URL.createObjectURL(file);
+  $("photo-view").hidden = false;
+  $("boxes").replaceChildren();
+  answers.photo = null;
+  show(null, "Reading…");
+  ask(file, file.name, "photo");
+  event.target.value = ""; // the same file can be chosen again
+});
+
+function drawBoxes(answer) {
+  const boxes = (answer && answer.digits) || [];
+  $("boxes").replaceChildren(...boxes.map((digit) => {
+    const [left, top, width, height] = digit.box;
+    const [imageWidth, imageHeight] = answer.size;
+    const box = element("div", "box");
+    box.dataset.testid = "box";
+    box.style.left = `${(100 * left) / imageWidth}%`;
+    box.style.top = `${(100 * top) / imageHeight}%`;
+    box.style.width = `${(100 * width) / imageWidth}%`;
+    box.style.height = `${(100 * height) / imageHeight}%`;
+    box.append(element("span", "", String(digit.digit)));
+    return box;
+  }));
+}
+
+// --- asking the server ---------------------------------------------------------------------------
+
+async function ask(blob, name, from) {
+  if (pending[from]) pending[from].abort();
+  const controller = new AbortController();
+  pending[from] = controller;
+  const form = new FormData();
+  form.append("image", blob, name);
+  let answer;
+  try {
+    const response = await fetch("api/predict", { method: "POST", body: form, signal: controller.signal });
+    answer = await response.json();
+    if (response.status === 503) noModel();
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    answer = { error: "no answer from the app: is the server still running?" };
+  }
+  if (pending[from] !== controller) return; // a newer question was asked meanwhile
+  pending[from] = null;
+  answers[from] = answer;
+  if (from === "photo") drawBoxes(answer);
+  if (from === mode) show(answer);
+}
+
+// --- showing the answer --------------------------------------------------------------------------
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function percent(probability) {
+  return probability >= 0.001 ? `${(100 * probability).toFixed(1)} %` : "<0.1 %";
+}
+
+function digitCard(digit) {
+  const card = element("div", "digit");
+  card.dataset.testid = "digit";
+  const picture = element("img");
+  picture.src = digit.input;
+  picture.alt = `The 28×28 image the model saw for this ${digit.digit}`;
+  const words = element("div");
+  words.append(element("div", "read", String(digit.digit)), element("div", "sure", percent(digit.probability)));
+  const header = element("header");
+  header.append(picture, words);
+  const bars = element("div", "bars");
+  const labels = element("div", "bar-labels");
+  digit.probabilities.forEach((probability, value) => {
+    const bar = element("div", value === digit.digit ? "bar top" : "bar");
+    bar.style.height = `${Math.max(2, 100 * probability)}%`;
+    bar.title = `${value}: ${percent(probability)}`;
+    bars.append(bar);
+    labels.append(element("span", "", String(value)));
+  });
+  card.append(header, bars, labels);
+  return card;
+}
+
+function show(answer, waiting = "") {
+  const message = $("message");
+  message.classList.toggle("error", Boolean(answer && answer.error));
+  if (!answer || answer.error) {
+    $("number").textContent = "";
+    $("digits").replaceChildren();
+    message.textContent = answer ? answer.error : waiting || (mode === "draw" ? "Draw a digit above." : "Choose a photo.");
+    return;
+  }
+  $("number").textContent = answer.number;
+  const count = answer.digits.length;
+  message.textContent = count === 1 ? `${percent(answer.probability)} sure` : `${count} digits, read left to right`;
+  $("digits").replaceChildren(...answer.digits.map(digitCard));
+}
+
+function noModel() {
+  const notice = $("notice");
+  const command = element("code", "", "make repro");
+  notice.replaceChildren("No trained model yet. Run ", command, " in the project folder, then reload this page.");
+  notice.hidden = false;
+  $("model-status").textContent = "No model loaded";
+}
+
+// --- tabs and start ------------------------------------------------------------------------------
+
+function choose(tab) {
+  mode = tab;
+  for (const name of ["draw", "photo"]) {
+    $(`tab-${name}`).setAttribute("aria-selected", String(name === tab));
+    $(`${name}-panel`).hidden = name !== tab;
+  }
+  if (tab === "draw") sizePad();
+  show(answers[tab]);
+}
+
+$("tab-draw").addEventListener("click", () => choose("draw"));
+$("tab-photo").addEventListener("click", () => choose("photo"));
+
+async function checkModel() {
+  try {
+    const health = await (await fetch("api/health")).json();
+    if (!health.model_loaded) return noModel();
+    $("model-status").textContent = `Model ${health.model} · md5 ${health.md5.slice(0, 12)}`;
+  } catch {
+    $("model-status").textContent = "The app does not answer";
+  }
+}
+
+choose("draw");
+checkModel();
