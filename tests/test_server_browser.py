@@ -1,0 +1,105 @@
+"""The web app in a real browser: draw a 7 and a 1 with pointer moves, read "71"; read a photo's digits."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from tests.conftest import REPO
+from tests.strokes import draw
+
+pytestmark = pytest.mark.slow
+
+# Strokes as a hand would draw them, in fractions of the pad's width and height.
+SEVEN = [(0.22, 0.22), (0.30, 0.22), (0.40, 0.22), (0.36, 0.45), (0.30, 0.8)]
+ONE = [(0.62, 0.2), (0.62, 0.5), (0.62, 0.8)]
+SCREENSHOT = REPO / "docs" / "web-app.png"  # written when UPDATE_SCREENSHOT=1
+
+
+def pen_stroke(browser, pad, points) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    width, height = pad.rect["width"], pad.rect["height"]
+    at = [(round((x - 0.5) * width), round((y - 0.5) * height)) for x, y in points]  # from the pad's centre
+    actions = ActionChains(browser, duration=20).move_to_element_with_offset(pad, *at[0]).click_and_hold()
+    for (x0, y0), (x1, y1) in itertools.pairwise(at):
+        actions.move_by_offset(x1 - x0, y1 - y0)
+    actions.release().perform()
+
+
+def wait_for(browser, condition, what: str, timeout: float = 15):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout).until(lambda _: condition(), message=f"waited for {what}")
+
+
+def text_of(browser, selector: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.CSS_SELECTOR, selector).text
+
+
+def photo_of_digits(path, number: str) -> None:
+    """A phone-like photo: the digits in a thin pen on tinted paper that darkens to one side, noise, blur."""
+    rng = np.random.default_rng(3)
+    ink = np.asarray(draw(number, 720, 400, pen=0.025, rng=rng), np.float32) / 255
+    light = np.linspace(1.0, 0.8, 720)[None, :] * np.ones((400, 1))
+    grey = (light * (60 + 170 * ink) + rng.normal(0, 4, ink.shape)).clip(0, 255)
+    rgb = np.stack([grey, grey * 0.98, grey * 0.9], axis=2).astype(np.uint8)
+    Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(0.8)).save(path, quality=90)
+
+
+def test_draw_a_7_then_a_1_and_read_71_then_read_a_photo(browser, live_server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1200, 900)
+    browser.get(live_server + "/")
+    wait_for(browser, lambda: text_of(browser, "#model-status").startswith("Model "), "the model's status")
+    pad = browser.find_element(By.CSS_SELECTOR, "[data-testid=pad]")
+
+    pen_stroke(browser, pad, SEVEN)
+    wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "7", "7")
+    pen_stroke(browser, pad, ONE)
+    wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "71", "71")
+    seen = browser.find_elements(By.CSS_SELECTOR, "[data-testid=digit] img")
+    assert [image.get_property("naturalWidth") for image in seen] == [28, 28]
+    browser.save_screenshot(str(tmp_path / "draw.png"))
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        shutil.copy(tmp_path / "draw.png", SCREENSHOT)
+
+    browser.find_element(By.ID, "undo").click()
+    wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "7", "7 after undo")
+
+    photo = tmp_path / "photo.jpg"
+    photo_of_digits(photo, "274")
+    browser.find_element(By.ID, "tab-photo").click()
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=photo-input]").send_keys(str(photo))
+    wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "[data-testid=box]")) == 3, "3 boxes")
+    assert len(text_of(browser, "[data-testid=number]")) == 3
+    image = browser.find_element(By.ID, "photo").rect
+    boxes = [box.rect for box in browser.find_elements(By.CSS_SELECTOR, "[data-testid=box]")]
+    for box in boxes:
+        assert box["width"] > 5 and box["height"] > 20
+        assert image["x"] - 1 <= box["x"] and box["x"] + box["width"] <= image["x"] + image["width"] + 1
+        assert image["y"] - 1 <= box["y"] and box["y"] + box["height"] <= image["y"] + image["height"] + 1
+    assert [box["x"] for box in boxes] == sorted(box["x"] for box in boxes)
+    browser.save_screenshot(str(tmp_path / "photo.png"))
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        shutil.copy(tmp_path / "photo.png", SCREENSHOT.with_name("web-app-photo.png"))
+
+
+def test_the_page_fits_a_phone_screen(browser, live_server):
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(live_server + "/")
+        overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+        pad = browser.execute_script("return document.getElementById('pad').getBoundingClientRect().width")
+        assert pad >= 300
+    finally:
+        browser.set_window_size(1200, 900)
