@@ -3,7 +3,7 @@
     python -m benchmarks.load [URL] [--requests 200] [--clients 8] [--image docs/drawing-71.png]
 
 Start the app first (`make serve`); URL defaults to http://127.0.0.1:8000. The image defaults to a
-drawing of "71" exactly as the page sends it (320x160 PNG). Each client keeps its connection open and
+drawing of "71" exactly as the page sends it (256x128 PNG). Each client keeps its connection open and
 posts its share of the requests one after another; every answer is checked against `--expect`.
 """
 

@@ -3,6 +3,7 @@ that reads drawn digits (the trained one when the pipeline has run, else one tra
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import subprocess
 import sys
@@ -51,16 +52,22 @@ def wait_for_address(process: subprocess.Popen, timeout: float) -> str:
     raise AssertionError(f"the server printed no address in {timeout} s: {seen}")
 
 
-@pytest.fixture(scope="session")
-def live_server(reading_model, tmp_path_factory) -> Iterator[str]:
-    """The address of a running server (http://127.0.0.1:PORT), stopped after the session."""
-    log = tmp_path_factory.mktemp("server") / "stderr.log"
+@contextlib.contextmanager
+def running_server(model: Path, log: Path) -> Iterator[str]:
+    """`python -m mnist_dvc.server` on a free port with `model`: its address while the block runs."""
     with open(log, "w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mnist_dvc.server", "--port", "0", "--model", str(reading_model)],
+            [sys.executable, "-m", "mnist_dvc.server", "--port", "0", "--model", str(model)],
             cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         yield wait_for_address(process, timeout=120)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_server(reading_model, tmp_path_factory) -> Iterator[str]:
+    """The address of a running server (http://127.0.0.1:PORT) with the reading model."""
+    with running_server(reading_model, tmp_path_factory.mktemp("server") / "stderr.log") as address:
+        yield address

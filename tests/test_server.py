@@ -60,11 +60,11 @@ def test_health_names_the_model_and_its_md5(client, stroke_model):
 
 
 def test_a_drawn_number_is_read_with_predicts_answer_plus_what_the_page_shows(client, stroke_model):
-    data = png_bytes(draw("71", 320, 160))
+    data = png_bytes(draw("71", 256, 128))
     response = post(client, data)
     assert response.status_code == 200
     body = response.json()
-    assert body["number"] == "71" and body["digit"] is None and body["size"] == [320, 160]
+    assert body["number"] == "71" and body["digit"] is None and body["size"] == [256, 128]
 
     expected = read_photos(load_model(stroke_model), [("drawing.png", read_photo(data, "drawing.png"))])[0]
     predict_fields = {key: body[key] for key in PREDICT_KEYS}
@@ -98,7 +98,7 @@ def test_a_file_that_is_not_an_image_is_refused_and_the_server_goes_on(client):
 
 
 def test_an_image_with_no_ink_is_refused(client):
-    blank = png_bytes(Image.new("L", (320, 160), 255))
+    blank = png_bytes(Image.new("L", (256, 128), 255))
     assert "no ink found" in one_line_error(post(client, blank), 422)
 
 
@@ -191,3 +191,9 @@ def test_a_port_in_use_is_one_clear_error():
 def test_the_address_printed_is_the_one_listened_on():
     with server.listen("127.0.0.1", 0) as sock:
         assert server.address(sock) == f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_the_traced_model_gives_the_models_own_numbers(stroke_model):
+    model = load_model(stroke_model)
+    images = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(server.TracedModel(model)(images)), np.asarray(model(images)))

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from tests.conftest import REPO
+from tests.live import running_server
 from tests.strokes import draw
 
 pytestmark = pytest.mark.slow
@@ -103,3 +104,10 @@ def test_the_page_fits_a_phone_screen(browser, live_server):
         assert pad >= 300
     finally:
         browser.set_window_size(1200, 900)
+
+
+def test_without_a_model_the_page_says_to_run_make_repro(browser, tmp_path):
+    with running_server(tmp_path / "no-model.keras", tmp_path / "stderr.log") as address:
+        browser.get(address + "/")
+        wait_for(browser, lambda: "make repro" in text_of(browser, "#notice"), "the notice")
+        assert text_of(browser, "#model-status") == "No model loaded"

@@ -1,8 +1,8 @@
 // The page of the local web app: a drawing pad and a photo picker, both read by POST api/predict.
 "use strict";
 
-const SEND_WIDTH = 320; // drawings are sent at 320x160 px: plenty for 28x28 digits, and quick to read
-const SEND_HEIGHT = 160;
+const SEND_WIDTH = 256; // drawings are sent at 256x128 px: digits some 75 px tall, plenty for 28x28
+const SEND_HEIGHT = 128;
 const PEN = 0.055; // pen width, as a share of the pad's height
 const DEBOUNCE_MS = 150; // while drawing, ask again this long after the last move
 
