@@ -75,6 +75,15 @@ class LoadedModel:
     model: object | None
     md5: str | None
     error: str | None
+    tried: tuple[int, int] | None = None  # the model file's (mtime, size) when it failed to load
+
+
+def file_version(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 class TracedModel:
@@ -99,10 +108,11 @@ class TracedModel:
 
 def try_load(path: Path) -> LoadedModel:
     """The model at `path`, or why there is none (missing, damaged)."""
+    version = file_version(path)
     try:
         model = load_model(path)
     except UserError as error:
-        return LoadedModel(None, None, str(error))
+        return LoadedModel(None, None, str(error), version)
     return LoadedModel(TracedModel(model), file_digest(path, "md5"), None)
 
 
@@ -110,9 +120,10 @@ class Reader:
     """Reads digits in uploaded images with one model, loaded once.
 
     Photos are read by WORKERS threads at once; the model is called by one thread at a time (a Keras
-    model is not meant to be called from several threads together, and a call takes about a
-    millisecond). When the model file is missing at start, it is loaded by the first request after
-    it appears (after `make repro`), with no restart.
+    model is not meant to be called from several threads together, and a call takes under a
+    millisecond). When the model file is missing at start, or damaged, it is loaded when it appears or
+    changes (after `make repro`), with no restart; loading runs on the worker threads, never on the
+    thread that serves every request.
     """
 
     def __init__(self, model_path: Path):
@@ -122,19 +133,30 @@ class Reader:
         self.load_lock = threading.Lock()
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="reader")
 
+    def can_load(self) -> bool:
+        """A model file to load has appeared or changed since the last try."""
+        version = file_version(self.model_path)
+        return self.loaded.model is None and version is not None and version != self.loaded.tried
+
     def refresh(self) -> None:
-        """Load the model if it was missing and has appeared since."""
-        if self.loaded.model is None and self.model_path.is_file():
+        if self.can_load():
             with self.load_lock:
-                if self.loaded.model is None:
+                if self.can_load():
                     self.loaded = try_load(self.model_path)
 
+    def check(self) -> None:
+        """ApiError 503 when there is no model and none to load: cheap, for before reading an upload."""
+        if self.loaded.model is None and not self.can_load():
+            raise self.no_model()
+
+    def no_model(self) -> ApiError:
+        return ApiError(503, f"no model yet ({self.loaded.error}): run `make repro` to train it, then reload the page")
+
     def model(self):
-        """The model; ApiError 503 while there is none."""
+        """The model, loaded now if it has just appeared; ApiError 503 while there is none."""
         self.refresh()
         if self.loaded.model is None:
-            raise ApiError(503, f"no model yet ({self.loaded.error}): run `make repro` to train it, "
-                                "then reload the page")
+            raise self.no_model()
         return self.loaded.model
 
     def health(self) -> dict:
@@ -244,14 +266,15 @@ async def read_image_field(request: Request) -> tuple[str, bytes]:
 
 async def predict(request: Request) -> JSONResponse:
     reader: Reader = request.app.state.reader
-    reader.model()  # 503 before reading an upload there is no model for
+    reader.check()  # before reading an upload there is no model for
     name, data = await read_image_field(request)
     answer = await asyncio.get_running_loop().run_in_executor(reader.pool, reader.read, data, name)
     return JSONResponse(answer)
 
 
 async def health(request: Request) -> JSONResponse:
-    return JSONResponse(request.app.state.reader.health())
+    reader: Reader = request.app.state.reader
+    return JSONResponse(await asyncio.get_running_loop().run_in_executor(reader.pool, reader.health))
 
 
 async def api_error(request: Request, error: Exception) -> JSONResponse:

@@ -176,6 +176,10 @@ def test_without_a_model_the_page_still_loads_the_api_answers_503_and_the_model_
         assert "make repro" in one_line_error(post(no_model, png_bytes(draw("7", 200, 160))), 503)
 
         missing.parent.mkdir()
+        missing.write_bytes(b"half a model")
+        assert "cannot load the model" in no_model.get("/api/health").json()["error"]
+        assert "cannot load the model" in one_line_error(post(no_model, png_bytes(draw("7", 200, 160))), 503)
+
         shutil.copy(stroke_model, missing)
         assert no_model.get("/api/health").json()["model_loaded"] is True
         assert post(no_model, png_bytes(draw("7", 200, 160))).json()["number"] == "7"
