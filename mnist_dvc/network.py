@@ -55,8 +55,121 @@ def shift_images(images: tf.Tensor, max_shift: int, seed: tf.Tensor) -> tf.Tenso
     return padded[:, offset[0]:offset[0] + IMAGE_SIZE, offset[1]:offset[1] + IMAGE_SIZE]
 
 
+def change_stroke_width(images: tf.Tensor, amounts: tf.Tensor) -> tf.Tensor:
+    """Thicken (amount > 0) or thin (amount < 0) each image's strokes, amounts in [-1, 1] per image.
+
+    A blend between the image and its grey-scale dilation (or erosion) by a 3x3 cross, i.e. up to one
+    pixel more (or less) ink on every edge; 0 leaves the image as it is.
+    """
+    def dilate(batch: tf.Tensor) -> tf.Tensor:
+        return tf.maximum(tf.nn.max_pool2d(batch, (1, 3), 1, "SAME"), tf.nn.max_pool2d(batch, (3, 1), 1, "SAME"))
+
+    batch = images[..., None]
+    amounts = tf.reshape(amounts, [-1, 1, 1])
+    return (images + tf.nn.relu(amounts) * (dilate(batch)[..., 0] - images)
+            - tf.nn.relu(-amounts) * (dilate(-batch)[..., 0] + images))
+
+
+def affine_matrices(rotation_degrees: tf.Tensor, scale: tf.Tensor, shear_degrees: tf.Tensor) -> tf.Tensor:
+    """Per-image 2x2 matrices on (column, row) coordinates: shear (slant, the top moving right for a
+    positive angle), then scale, then rotation (counter-clockwise as displayed for a positive angle)."""
+    angle = rotation_degrees * (np.pi / 180)
+    cos, sin, ones, zeros = tf.cos(angle), tf.sin(angle), tf.ones_like(angle), tf.zeros_like(angle)
+    rotation = tf.reshape(tf.stack([cos, sin, -sin, cos], axis=1), [-1, 2, 2])
+    shear = tf.reshape(tf.stack([ones, -tf.tan(shear_degrees * (np.pi / 180)), zeros, ones], axis=1), [-1, 2, 2])
+    return rotation @ shear * tf.reshape(scale, [-1, 1, 1])
+
+
+def sample_bilinear(images: tf.Tensor, columns: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """out[b, i, j] = images[b] read at the real-valued position (rows[b, i, j], columns[b, i, j]),
+    interpolated between its four neighbours; positions outside the image read 0 (paper)."""
+    height, width = images.shape[1], images.shape[2]
+    # A zero border of 3 holds every clipped position and its right and lower neighbours.
+    padded = tf.pad(images, [[0, 0], [3, 3], [3, 3]])
+    # Each pixel with its right, lower and lower-right neighbours (one small convolution), so that one
+    # gather reads all four.
+    corners = tf.nn.conv2d(padded[..., None], tf.reshape(tf.eye(4), [2, 2, 1, 4]), 1, "VALID")
+    corners = tf.reshape(corners, [-1, 4])
+    rows, columns = tf.clip_by_value(rows, -2, height + 1), tf.clip_by_value(columns, -2, width + 1)
+    top, left = tf.floor(rows), tf.floor(columns)
+    down, right = rows - top, columns - left
+    image_base = tf.reshape(tf.range(tf.shape(images)[0]) * (height + 5) * (width + 5), [-1, 1, 1])
+    index = image_base + (tf.cast(top, tf.int32) + 3) * (width + 5) + tf.cast(left, tf.int32) + 3
+    top_left, top_right, bottom_left, bottom_right = tf.unstack(tf.gather(corners, index), axis=-1)
+    upper = top_left + right * (top_right - top_left)
+    lower = bottom_left + right * (bottom_right - bottom_left)
+    return upper + down * (lower - upper)
+
+
+def smoothing_matrix(sigma: float, size: int = IMAGE_SIZE) -> np.ndarray:
+    """G (size x nodes) such that G @ noise @ G.T turns white noise on a grid of nodes about `sigma`
+    pixels apart into a field blurred by a Gaussian of `sigma` pixels. Rows have unit length, so noise
+    of variance 1 gives variance 1 at every pixel. The coarse grid draws far fewer random numbers than
+    blurring per-pixel noise, for the same smooth field."""
+    spacing = max(1, round(sigma))
+    nodes = np.arange(-spacing, size + spacing, spacing)
+    matrix = np.exp(-0.5 * ((np.arange(size)[:, None] - nodes[None, :]) / sigma) ** 2)
+    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+
+
+def elastic_displacements(count: tf.Tensor, pixels: float, sigma: float, seed: tf.Tensor) -> tf.Tensor:
+    """(count, 28, 28, 2) smooth random displacements (Simard et al. 2003): random noise blurred by a
+    Gaussian of `sigma` pixels, each component with a standard deviation of `pixels` at every pixel."""
+    smooth = tf.constant(smoothing_matrix(sigma))
+    nodes = smooth.shape[1]
+    noise = tf.random.stateless_uniform(tf.stack([count, 2, nodes, nodes]), seed, -3**0.5, 3**0.5)  # variance 1
+    return pixels * tf.einsum("ij,bcjk,lk->bilc", smooth, noise, smooth)
+
+
+def warp_images(images: tf.Tensor, matrices: tf.Tensor, displacements: tf.Tensor | None = None) -> tf.Tensor:
+    """Transform each image about its centre by its 2x2 matrix and distort it by per-pixel
+    displacements (columns, rows), in one bilinear resampling."""
+    centre = (IMAGE_SIZE - 1) / 2
+    rows, columns = np.mgrid[:IMAGE_SIZE, :IMAGE_SIZE].astype(np.float32) - centre
+    x, y = columns[None], rows[None]
+    if displacements is not None:
+        x, y = x + displacements[..., 0], y + displacements[..., 1]
+    # Each output pixel reads the source at inverse(matrix) @ (its position + its displacement).
+    inverse = tf.reshape(tf.linalg.inv(matrices), [-1, 4, 1, 1])
+    return sample_bilinear(images, inverse[:, 0] * x + inverse[:, 1] * y + centre,
+                           inverse[:, 2] * x + inverse[:, 3] * y + centre)
+
+
+def augmenting(config: params.TrainParams) -> bool:
+    return any((config.augment_shift_pixels, config.augment_thickness, warping(config)))
+
+
+def warping(config: params.TrainParams) -> bool:
+    return any((config.augment_rotation_degrees, config.augment_scale, config.augment_shear_degrees,
+                config.augment_elastic_pixels))
+
+
+def augment_batch(images: tf.Tensor, config: params.TrainParams, seed: tf.Tensor) -> tf.Tensor:
+    """Random stroke width, affine transform and elastic distortion per image, then the batch shift;
+    each only when its param is not 0, and each drawn from `seed` alone (stateless)."""
+    count = tf.shape(images)[0]
+
+    def uniform(stream: int, limit: float) -> tf.Tensor:
+        return tf.random.stateless_uniform([count], tf.random.experimental.stateless_fold_in(seed, stream),
+                                           -limit, limit)
+
+    if config.augment_thickness:
+        images = change_stroke_width(images, uniform(1, config.augment_thickness))
+    if warping(config):
+        matrices = affine_matrices(uniform(2, config.augment_rotation_degrees), 1 + uniform(3, config.augment_scale),
+                                   uniform(4, config.augment_shear_degrees))
+        displacements = None
+        if config.augment_elastic_pixels:
+            displacements = elastic_displacements(count, config.augment_elastic_pixels, config.augment_elastic_sigma,
+                                                  tf.random.experimental.stateless_fold_in(seed, 5))
+        images = warp_images(images, matrices, displacements)
+    if config.augment_shift_pixels:
+        images = shift_images(images, config.augment_shift_pixels, seed)
+    return images
+
+
 def make_dataset(images: np.ndarray, labels: np.ndarray, config: params.TrainParams, training: bool) -> tf.data.Dataset:
-    """Batches of (images, one-hot labels); for training, reshuffled every epoch and optionally shifted.
+    """Batches of (images, one-hot labels); for training, reshuffled every epoch and optionally augmented.
 
     Shuffling indices and gathering whole batches is several times faster than shuffling single images.
     """
@@ -68,10 +181,10 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, config: params.TrainPar
     dataset = indices.batch(config.batch_size).map(
         lambda batch: (tf.gather(images, batch), tf.gather(one_hot, batch)),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if training and config.augment_shift_pixels:
+    if training and augmenting(config):
         seeds = tf.data.Dataset.random(seed=config.seed).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda batch, seed: (shift_images(batch[0], config.augment_shift_pixels, seed), batch[1]),
+            lambda batch, seed: (augment_batch(batch[0], config, seed), batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 

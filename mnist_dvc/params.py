@@ -37,6 +37,7 @@ SOURCES = ("local", "keras", "torchvision", "npm")
 ACTIVATIONS = ("relu", "gelu", "elu", "selu", "swish", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine")
+DEGREES = "a number of degrees in [0, 45] (0 = off)"
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ class TrainParams:
     lr_schedule: str = _choice("constant", *SCHEDULES)
     label_smoothing: float = _spec(0.0, lambda value: 0 <= value < 1, "a fraction in [0, 1)")
     augment_shift_pixels: int = _spec(0, lambda value: 0 <= value <= 8, "a whole number of pixels in 0..8 (0 = off)")
+    augment_rotation_degrees: float = _spec(0.0, lambda value: 0 <= value <= 45, DEGREES)
+    augment_scale: float = _spec(0.0, lambda value: 0 <= value <= 0.5, "a fraction in [0, 0.5] (0 = off)")
+    augment_shear_degrees: float = _spec(0.0, lambda value: 0 <= value <= 45, DEGREES)
+    augment_thickness: float = _spec(0.0, lambda value: 0 <= value <= 1, "a fraction in [0, 1] (0 = off)")
+    augment_elastic_pixels: float = _spec(0.0, lambda value: 0 <= value <= 8, "a number of pixels in [0, 8] (0 = off)")
+    augment_elastic_sigma: float = _spec(4.0, lambda value: 0.5 <= value <= 8, "a number of pixels in [0.5, 8]")
     epochs: int = _spec(5, lambda value: 0 < value <= 10_000, "a whole number in 1..10000")
     batch_size: int = _spec(32, lambda value: 0 < value <= 60_000, "a whole number in 1..60000")
     early_stopping_patience: int = _spec(0, lambda value: 0 <= value <= 10_000, "a whole number >= 0 (0 = off)")

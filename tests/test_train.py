@@ -84,3 +84,112 @@ def test_history_csv_has_one_row_per_epoch():
     assert train.history_csv(history) == (
         "epoch,loss,accuracy,val_loss,val_accuracy\n1,0.500000,0.800000,0.400000,0.850000\n"
         "2,0.250000,0.900000,0.300000,0.950000\n")
+
+
+def bar_image(rows: slice, columns: slice) -> np.ndarray:
+    image = np.zeros((1, 28, 28), np.float32)
+    image[0, rows, columns] = 1.0
+    return image
+
+
+def ink_centre(image: np.ndarray) -> tuple[float, float]:
+    rows, columns = np.indices(image.shape)
+    return float((rows * image).sum() / image.sum()), float((columns * image).sum() / image.sum())
+
+
+def test_stroke_width_thickens_thins_or_keeps_a_stroke():
+    import tensorflow as tf
+
+    bar = bar_image(slice(6, 22), slice(12, 16))  # 4 pixels wide, 16 high
+    width = {amount: network.change_stroke_width(tf.constant(bar), tf.constant([amount])).numpy()
+             for amount in (-1.0, -0.5, 0.0, 0.5, 1.0)}
+    np.testing.assert_array_equal(width[0.0], bar)
+    assert width[1.0][0, 14].tolist().count(1.0) == 6, "one more pixel of ink on each side"
+    assert width[1.0].sum() == 6 * 16 + 2 * 4, "and above and below"
+    assert width[-1.0][0, 14].tolist().count(1.0) == 2 and width[-1.0].sum() == 2 * 14
+    np.testing.assert_allclose(width[0.5], (bar + width[1.0]) / 2)
+    np.testing.assert_allclose(width[-0.5], (bar + width[-1.0]) / 2)
+
+
+def test_affine_rotation_scale_and_shear_move_ink_as_documented():
+    import tensorflow as tf
+
+    def warp(image: np.ndarray, rotation: float = 0.0, scale: float = 1.0, shear: float = 0.0) -> np.ndarray:
+        matrices = network.affine_matrices(*(tf.constant([float(value)]) for value in (rotation, scale, shear)))
+        return network.warp_images(tf.constant(image), matrices).numpy()[0]
+
+    dot = bar_image(slice(13, 15), slice(19, 21))  # 6 pixels right of the centre (13.5, 13.5)
+    np.testing.assert_array_equal(warp(dot), dot[0])
+    assert ink_centre(warp(dot, rotation=90)) == pytest.approx((7.5, 13.5), abs=1e-4), "counter-clockwise: up"
+    assert ink_centre(warp(dot, rotation=-90)) == pytest.approx((19.5, 13.5), abs=1e-4)
+    assert ink_centre(warp(dot, scale=1.5)) == pytest.approx((13.5, 22.5), abs=0.05)
+    assert warp(dot, scale=1.5).sum() == pytest.approx(dot.sum() * 1.5**2, rel=0.05)
+    slanted = warp(bar_image(slice(4, 24), slice(13, 15)), shear=20)
+    top, bottom = ink_centre(slanted[:14]), ink_centre(slanted[14:])
+    assert top[1] - bottom[1] == pytest.approx(10 * np.tan(np.radians(20)), abs=0.1), "the top leans right"
+
+
+def test_elastic_displacements_are_smooth_with_the_asked_size():
+    import tensorflow as tf
+
+    field = network.elastic_displacements(tf.constant(400), 1.5, 4.0, tf.constant([3, 4], tf.int64)).numpy()
+    assert field.shape == (400, 28, 28, 2)
+    assert field.std(axis=0).mean() == pytest.approx(1.5, rel=0.1)
+    assert np.abs(field.std(axis=0) - 1.5).max() < 0.3, "as large at the edges as in the middle"
+    neighbours = np.corrcoef(field[:, :, :-1, 0].ravel(), field[:, :, 1:, 0].ravel())[0, 1]
+    far = np.corrcoef(field[:, :, :-14, 0].ravel(), field[:, :, 14:, 0].ravel())[0, 1]
+    assert neighbours > 0.9 and far < 0.1
+
+
+def test_elastic_distortion_moves_ink_locally_and_keeps_most_of_it():
+    import tensorflow as tf
+
+    bar = bar_image(slice(4, 24), slice(12, 16))
+    identity = network.affine_matrices(tf.zeros([1]), tf.ones([1]), tf.zeros([1]))
+    np.testing.assert_array_equal(network.warp_images(tf.constant(bar), identity, tf.zeros([1, 28, 28, 2])), bar)
+    field = network.elastic_displacements(tf.constant(1), 2.0, 4.0, tf.constant([5, 6], tf.int64))
+    bent = network.warp_images(tf.constant(bar), identity, field).numpy()
+    assert not np.allclose(bent, bar)
+    assert bent.sum() == pytest.approx(bar.sum(), rel=0.5)
+    near_the_bar = np.zeros_like(bar, bool)
+    near_the_bar[0, :, 12 - 8:16 + 8] = True
+    assert bent[~near_the_bar].sum() == 0, "no ink moved farther than 4 standard deviations"
+
+
+AUGMENTATIONS = {"augment_shift_pixels": 2, "augment_rotation_degrees": 15.0, "augment_scale": 0.15,
+                 "augment_shear_degrees": 15.0, "augment_thickness": 0.5, "augment_elastic_pixels": 1.5}
+
+
+def test_augmentation_off_is_the_identity_and_each_param_changes_the_batch():
+    import tensorflow as tf
+
+    images = tf.constant(np.random.default_rng(0).random((8, 28, 28), dtype=np.float32))
+    seed = tf.constant([1, 2], tf.int64)
+    off = train_params(**dict.fromkeys(AUGMENTATIONS, 0))
+    assert not network.augmenting(off)
+    np.testing.assert_array_equal(network.augment_batch(images, off, seed), images)
+    for key, value in AUGMENTATIONS.items():
+        changed = network.augment_batch(images, dataclasses.replace(off, **{key: value}), seed).numpy()
+        assert changed.shape == images.shape
+        assert not np.allclose(changed, images), key
+
+
+def test_augmentation_is_the_same_for_the_same_seed_and_differs_between_seeds():
+    import tensorflow as tf
+
+    images = tf.constant(np.random.default_rng(0).random((8, 28, 28), dtype=np.float32))
+    config = train_params(**AUGMENTATIONS)
+    first = network.augment_batch(images, config, tf.constant([1, 2], tf.int64)).numpy()
+    np.testing.assert_array_equal(network.augment_batch(images, config, tf.constant([1, 2], tf.int64)), first)
+    assert not np.allclose(network.augment_batch(images, config, tf.constant([1, 3], tf.int64)), first)
+    per_image = [not np.allclose(augmented, image) for augmented, image in zip(first, images.numpy(), strict=True)]
+    assert all(per_image)
+
+
+def test_training_with_augmentation_gives_identical_weights_twice(small_arrays):
+    arrays = {key: value.astype(np.float32) / 255 if key.startswith("x") else value
+              for key, value in small_arrays.items()}
+    config = train_params(hidden_units=(16,), epochs=2, batch_size=64, **AUGMENTATIONS)
+    weights = [network.train(arrays, config)[0].get_weights() for _ in range(2)]
+    for first, second in zip(*weights, strict=True):
+        np.testing.assert_array_equal(first, second)
