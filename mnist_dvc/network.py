@@ -64,10 +64,12 @@ def change_stroke_width(images: tf.Tensor, amounts: tf.Tensor) -> tf.Tensor:
     def dilate(batch: tf.Tensor) -> tf.Tensor:
         return tf.maximum(tf.nn.max_pool2d(batch, (1, 3), 1, "SAME"), tf.nn.max_pool2d(batch, (3, 1), 1, "SAME"))
 
-    batch = images[..., None]
+    # The batch as the channels of one image: pooling is several times faster than over 1-channel images.
+    batch = tf.transpose(images, [1, 2, 0])[None]
+    thicker = tf.transpose(dilate(batch)[0], [2, 0, 1]) - images
+    thinner = tf.transpose(dilate(-batch)[0], [2, 0, 1]) + images
     amounts = tf.reshape(amounts, [-1, 1, 1])
-    return (images + tf.nn.relu(amounts) * (dilate(batch)[..., 0] - images)
-            - tf.nn.relu(-amounts) * (dilate(-batch)[..., 0] + images))
+    return images + tf.nn.relu(amounts) * thicker - tf.nn.relu(-amounts) * thinner
 
 
 def affine_matrices(rotation_degrees: tf.Tensor, scale: tf.Tensor, shear_degrees: tf.Tensor) -> tf.Tensor:
@@ -113,12 +115,12 @@ def smoothing_matrix(sigma: float, size: int = IMAGE_SIZE) -> np.ndarray:
 
 
 def elastic_displacements(count: tf.Tensor, pixels: float, sigma: float, seed: tf.Tensor) -> tf.Tensor:
-    """(count, 28, 28, 2) smooth random displacements (Simard et al. 2003): random noise blurred by a
+    """(count, 2, 28, 28) smooth random displacements (Simard et al. 2003): random noise blurred by a
     Gaussian of `sigma` pixels, each component with a standard deviation of `pixels` at every pixel."""
     smooth = tf.constant(smoothing_matrix(sigma))
     nodes = smooth.shape[1]
     noise = tf.random.stateless_uniform(tf.stack([count, 2, nodes, nodes]), seed, -3**0.5, 3**0.5)  # variance 1
-    return pixels * tf.einsum("ij,bcjk,lk->bilc", smooth, noise, smooth)
+    return pixels * tf.einsum("ij,bcjk,lk->bcil", smooth, noise, smooth)
 
 
 def warp_images(images: tf.Tensor, matrices: tf.Tensor, displacements: tf.Tensor | None = None) -> tf.Tensor:
@@ -128,7 +130,7 @@ def warp_images(images: tf.Tensor, matrices: tf.Tensor, displacements: tf.Tensor
     rows, columns = np.mgrid[:IMAGE_SIZE, :IMAGE_SIZE].astype(np.float32) - centre
     x, y = columns[None], rows[None]
     if displacements is not None:
-        x, y = x + displacements[..., 0], y + displacements[..., 1]
+        x, y = x + displacements[:, 0], y + displacements[:, 1]
     # Each output pixel reads the source at inverse(matrix) @ (its position + its displacement).
     inverse = tf.reshape(tf.linalg.inv(matrices), [-1, 4, 1, 1])
     return sample_bilinear(images, inverse[:, 0] * x + inverse[:, 1] * y + centre,

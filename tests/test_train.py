@@ -133,11 +133,11 @@ def test_elastic_displacements_are_smooth_with_the_asked_size():
     import tensorflow as tf
 
     field = network.elastic_displacements(tf.constant(400), 1.5, 4.0, tf.constant([3, 4], tf.int64)).numpy()
-    assert field.shape == (400, 28, 28, 2)
+    assert field.shape == (400, 2, 28, 28)
     assert field.std(axis=0).mean() == pytest.approx(1.5, rel=0.1)
     assert np.abs(field.std(axis=0) - 1.5).max() < 0.3, "as large at the edges as in the middle"
-    neighbours = np.corrcoef(field[:, :, :-1, 0].ravel(), field[:, :, 1:, 0].ravel())[0, 1]
-    far = np.corrcoef(field[:, :, :-14, 0].ravel(), field[:, :, 14:, 0].ravel())[0, 1]
+    neighbours = np.corrcoef(field[:, 0, :, :-1].ravel(), field[:, 0, :, 1:].ravel())[0, 1]
+    far = np.corrcoef(field[:, 0, :, :-14].ravel(), field[:, 0, :, 14:].ravel())[0, 1]
     assert neighbours > 0.9 and far < 0.1
 
 
@@ -146,7 +146,7 @@ def test_elastic_distortion_moves_ink_locally_and_keeps_most_of_it():
 
     bar = bar_image(slice(4, 24), slice(12, 16))
     identity = network.affine_matrices(tf.zeros([1]), tf.ones([1]), tf.zeros([1]))
-    np.testing.assert_array_equal(network.warp_images(tf.constant(bar), identity, tf.zeros([1, 28, 28, 2])), bar)
+    np.testing.assert_array_equal(network.warp_images(tf.constant(bar), identity, tf.zeros([1, 2, 28, 28])), bar)
     field = network.elastic_displacements(tf.constant(1), 2.0, 4.0, tf.constant([5, 6], tf.int64))
     bent = network.warp_images(tf.constant(bar), identity, field).numpy()
     assert not np.allclose(bent, bar)
