@@ -222,7 +222,7 @@ def main() -> None:
     results["plain_keras"] = time_plain_keras(arrays, args.plain_epochs)
     print(f"project, default params ({config.epochs} epochs) ...", flush=True)
     results["project"] = time_project(arrays, config)
-    like_for_like = dataclasses.replace(config, augment_shift_pixels=0)
+    like_for_like = dataclasses.replace(config, **dict.fromkeys(params.AUGMENTATIONS, 0))
     print("project, augmentation off ...", flush=True)
     results["project_no_augmentation"] = time_project(arrays, like_for_like)
     samples = len(arrays["y_train"]) - round(len(arrays["y_train"]) * config.validation_fraction)

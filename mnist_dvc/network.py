@@ -138,7 +138,7 @@ def warp_images(images: tf.Tensor, matrices: tf.Tensor, displacements: tf.Tensor
 
 
 def augmenting(config: params.TrainParams) -> bool:
-    return any((config.augment_shift_pixels, config.augment_thickness, warping(config)))
+    return any(getattr(config, key) for key in params.AUGMENTATIONS)
 
 
 def warping(config: params.TrainParams) -> bool:

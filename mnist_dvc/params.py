@@ -38,6 +38,9 @@ ACTIVATIONS = ("relu", "gelu", "elu", "selu", "swish", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
 SCHEDULES = ("constant", "cosine")
 DEGREES = "a number of degrees in [0, 45] (0 = off)"
+# The train params that switch a training augmentation on (0 = off).
+AUGMENTATIONS = ("augment_shift_pixels", "augment_rotation_degrees", "augment_scale", "augment_shear_degrees",
+                 "augment_thickness", "augment_elastic_pixels")
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,8 @@ def test_augmentation_off_is_the_identity_and_each_param_changes_the_batch():
 
     images = tf.constant(np.random.default_rng(0).random((8, 28, 28), dtype=np.float32))
     seed = tf.constant([1, 2], tf.int64)
-    off = train_params(**dict.fromkeys(AUGMENTATIONS, 0))
+    assert set(AUGMENTATIONS) == set(params.AUGMENTATIONS)
+    off = train_params(**dict.fromkeys(params.AUGMENTATIONS, 0))
     assert not network.augmenting(off)
     np.testing.assert_array_equal(network.augment_batch(images, off, seed), images)
     for key, value in AUGMENTATIONS.items():
