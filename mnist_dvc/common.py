@@ -6,12 +6,18 @@ Nothing here imports TensorFlow, so stages that only move arrays stay light.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import hashlib
+import math
 import os
+import signal
+import stat
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -22,46 +28,178 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 SPLITS = ("train", "test")
+# The largest array any file may hold: ample for MNIST-sized data (the normalized training images are
+# 188 MB), and refused from a file's header before anything that large is allocated.
+MAX_ARRAY_BYTES = 1 << 30
+# An error line longer than this keeps its start and its end: no value can flood the terminal.
+MAX_MESSAGE_CHARS = 600
 
 
 class UserError(Exception):
     """A mistake the user can fix (bad params, bad data, bad image): reported in one line."""
 
 
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` on one line (whitespace runs become one space), its middle cut out if longer than `limit`."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    keep = limit - 3
+    return f"{flat[:keep * 2 // 3]} … {flat[len(flat) - keep // 3:]}"
+
+
 def fail(message: str) -> NoReturn:
     """Print one readable line to stderr and exit non-zero, without a traceback."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {one_line(message)}", file=sys.stderr)
     raise SystemExit(1)
 
 
-def run_main(main: Callable[[], None]) -> None:
-    """Run a stage's main(), turning a UserError into one line and exit status 1."""
+# --- interruptions ---------------------------------------------------------------------------------
+
+class _Interruption:
+    """What run_main's signal handler saw: the signal, and whether outputs were being renamed."""
+
+    signal: int = 0
+    holding: bool = False
+    written: list[Path] = []  # noqa: RUF012 (one process, one list)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    _Interruption.signal = signum
+    if not _Interruption.holding:
+        raise KeyboardInterrupt
+
+
+def _raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt for a signal that arrived earlier, even if some library swallowed it."""
+    if _Interruption.signal:
+        raise KeyboardInterrupt
+
+
+def _dvc_note(outputs: Sequence[Path]) -> str:
+    """Under `dvc repro`, which of the stage's outputs DVC removed before running it, and how to get them back."""
+    stage = os.environ.get("DVC_STAGE")
+    missing = [str(path) for path in outputs if not Path(path).exists()]
+    if not stage or not missing:
+        return ""
+    return (f"; dvc removed {', '.join(missing)} before running the stage: "
+            f"`dvc checkout {stage}` puts back the last committed version")
+
+
+def interrupted_message(outputs: Sequence[Path] = ()) -> str:
+    written = _Interruption.written
+    if written:
+        return f"interrupted after writing {', '.join(map(str, written))}; the rest was left as it was"
+    return "interrupted before writing anything: outputs were left as they were" + _dvc_note(outputs)
+
+
+def run_main(main: Callable[[], None], outputs: Sequence[Path] = ()) -> None:
+    """Run a stage's main(): a UserError becomes one `error:` line and exit status 1; SIGINT or SIGTERM
+    one line saying what was written, and exit status 130 or 143. `outputs` are the stage's files."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
     try:
         main()
+        _raise_if_interrupted()
     except UserError as error:
-        fail(str(error))
+        fail(str(error) + _dvc_note(outputs))
     except KeyboardInterrupt:
-        print("interrupted: outputs were left as they were", file=sys.stderr)
-        raise SystemExit(130) from None
+        print(interrupted_message(outputs), file=sys.stderr)
+        raise SystemExit(128 + (_Interruption.signal or signal.SIGINT)) from None
+
+
+# --- writing outputs -------------------------------------------------------------------------------
+
+def _temporary_prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete `.NAME.<pid>.*.tmp*` files beside `target` left by a process that no longer runs (kill -9)."""
+    prefix = f".{target.name}."
+    with contextlib.suppress(OSError):
+        for leftover in target.parent.glob(f"{glob.escape(prefix)}*.tmp*"):
+            pid = leftover.name[len(prefix):].split(".", 1)[0]
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                leftover.unlink(missing_ok=True)
+
+
+# How writing a file fails for reasons outside the program: full or read-only disks, permissions, a file
+# where a folder should be. Any other OSError raised while outputs are written is not about writing them.
+WRITE_ERRNOS = frozenset({
+    errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+    errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP,
+})
+
+
+def write_error(targets: Sequence[Path], error: OSError) -> UserError:
+    """One line for a failed write (disk full, read-only folder, ...): which files, why, and that the old ones stay."""
+    reason = os_reason(error)
+    if error.filename and not Path(str(error.filename)).name.startswith("."):  # not one of our temporaries
+        reason += f": {error.filename}"
+    names = ", ".join(map(str, targets))
+    return UserError(f"cannot write {names} ({reason}); the previous files were left as they were")
+
+
+def os_reason(error: OSError) -> str:
+    """The cause of an OSError in words: 'no space left on device', 'a loop of symbolic links', ..."""
+    if error.errno == errno.ELOOP:
+        return "a loop of symbolic links"
+    return (error.strerror or str(error)).lower()
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
+    """Yield one temporary path beside each of `paths`; once the block succeeds, rename them all into place.
+
+    The renames happen together at the end, with SIGINT and SIGTERM held back until the last one, so
+    an interrupted or failing stage leaves all the previous files or all the new ones, never a mix and
+    never a half-written file. A write that fails (disk full, read-only folder) becomes one UserError.
+    """
+    targets = [Path(path) for path in paths]
+    temporaries: list[Path] = []
+    try:
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(target)
+            fd, name = tempfile.mkstemp(prefix=_temporary_prefix(target), suffix=".tmp", dir=target.parent)
+            os.close(fd)
+            temporaries.append(Path(name))
+        yield temporaries
+        _raise_if_interrupted()
+        _Interruption.holding = True
+        try:
+            for tmp, target in zip(temporaries, targets, strict=True):
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, target)
+                _Interruption.written.append(target)
+        finally:
+            _Interruption.holding = False
+        _raise_if_interrupted()
+    except OSError as error:
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        raise write_error(targets, error) from None
+    finally:
+        for tmp in temporaries:
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
-
-    A stage killed at any moment leaves either the previous file or none, never a half-written one.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
+    with atomic_paths(path) as (tmp,):
         yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -88,22 +226,79 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> 
                 np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
 
 
-def load_npz(path: str | os.PathLike[str], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Load the named arrays from an .npz with pickles disallowed; UserError on anything wrong."""
+def check_file(path: str | os.PathLike[str], kind: str = "file", hint: str = "") -> Path:
+    """Refuse a path that is not a readable regular file, saying why: missing, a dangling or looping
+    symbolic link, a folder, a device, unreadable. `hint` (what to do) follows a missing file's message."""
     source = Path(path)
-    if not source.is_file():
-        raise UserError(f"{source}: file not found")
     try:
-        with np.load(source, allow_pickle=False) as archive:
-            missing = [key for key in keys if key not in archive.files]
+        status = source.stat()
+    except OSError as error:
+        if error.errno == errno.ENOENT and source.is_symlink():
+            raise UserError(f"{source}: a symbolic link to {os.readlink(source)}, which does not exist") from None
+        if error.errno == errno.ENOENT:
+            raise UserError(f"{source}: {kind} not found{hint}") from None
+        raise UserError(f"{source}: cannot read it ({os_reason(error)})") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise UserError(f"{source}: is a folder, expected a file")
+    if not stat.S_ISREG(status.st_mode):
+        raise UserError(f"{source}: not a regular file")
+    if not os.access(source, os.R_OK):
+        raise UserError(f"{source}: cannot read it (permission denied)")
+    return source
+
+
+def _read_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: Path) -> np.ndarray:
+    """One array of an .npz, its size checked against its header and MAX_ARRAY_BYTES before allocating."""
+    where = f"{source}: {info.filename}"
+    if info.file_size > MAX_ARRAY_BYTES + (1 << 16):
+        raise UserError(f"{where} unpacks to {info.file_size:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise UserError(f"{where}: unsupported .npy format version {version}")
+        if dtype.hasobject:
+            raise UserError(f"{where}: holds Python objects, which are never loaded")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > MAX_ARRAY_BYTES:
+            raise UserError(f"{where}: its header says shape {shape} ({nbytes:,} bytes), "
+                            f"more than the {MAX_ARRAY_BYTES:,} allowed")
+        if nbytes != info.file_size - member.tell():
+            raise UserError(f"{where}: its header says shape {shape} ({nbytes:,} bytes) "
+                            f"but it holds {info.file_size - member.tell():,}")
+        flat = np.empty(math.prod(shape), dtype)
+        view = memoryview(flat.view(np.uint8))
+        filled = 0
+        while filled < nbytes:
+            count = member.readinto(view[filled:])
+            if not count:
+                raise UserError(f"{where}: ends after {filled:,} of {nbytes:,} bytes")
+            filled += count
+    return flat.reshape(shape, order="F" if fortran_order else "C")
+
+
+def load_npz(path: str | os.PathLike[str], keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Load the named arrays from an .npz with pickles disallowed; UserError on anything wrong.
+
+    Each array's size comes from its header and is checked before it is allocated, so a header that
+    claims 10^12 images or a zip bomb is one line, not a MemoryError.
+    """
+    source = check_file(path, "file", "; run `dvc repro` to make it")
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            missing = [key for key in keys if key not in members]
             if missing:
                 raise UserError(
-                    f"{source}: missing array(s) {', '.join(missing)} (has: {', '.join(archive.files) or 'none'})"
+                    f"{source}: missing array(s) {', '.join(missing)} (has: {', '.join(members) or 'none'})"
                 )
-            return {key: archive[key] for key in keys}
+            return {key: _read_npy_member(archive, members[key], source) for key in keys}
     except UserError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, NotImplementedError) as error:
         raise UserError(f"{source}: not a readable .npz archive ({error})") from None
 
 
@@ -170,7 +365,9 @@ def load_mnist(
     check_shapes(path, arrays, "float32" if normalized else "uint8", splits)
     for split in splits:
         images = arrays[f"x_{split}"]
-        low, high = float(images.min()), float(images.max())
+        low, high = float(images.min()), float(images.max())  # NaN propagates into both
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise UserError(f"{path}: x_{split} has pixels that are not finite numbers (NaN or infinity)")
         if normalized and (low < 0 or high > 1):
             raise UserError(f"{path}: x_{split} pixels span {low:g}..{high:g}, expected 0..1: was it normalized?")
         if not normalized and high <= 1:
@@ -191,19 +388,49 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_model(path: str | os.PathLike[str]):
-    """Load a .keras model in Keras' safe mode (no code from the file); UserError if missing or damaged.
+    """Load a .keras model in Keras' safe mode (no code from the file); UserError if missing, damaged,
+    or not a model of 28 x 28 images to 10 digits.
 
     TensorFlow is imported here, on first use, so that importing this module stays light.
     """
-    model_path = Path(path)
-    if not model_path.is_file():
-        raise UserError(f"{model_path}: model file not found; run `dvc repro` to train it")
+    model_path = check_file(path, "model file", "; run `dvc repro` to train it")
+    try:
+        with zipfile.ZipFile(model_path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as error:
+        size = model_path.stat().st_size
+        what = "an empty file" if size == 0 else f"{size:,} bytes that are not a zip archive ({error})"
+        raise UserError(f"{model_path}: not a Keras model: {what}; run `dvc repro` to train it") from None
+    if "config.json" not in names:
+        raise UserError(f"{model_path}: not a Keras model: the archive has no config.json")
     from tensorflow import keras
 
     try:
-        return keras.models.load_model(model_path, compile=False, safe_mode=True)
+        model = keras.models.load_model(model_path, compile=False, safe_mode=True)
     except Exception as error:  # a damaged archive surfaces as many different exception types
-        raise UserError(f"{model_path}: cannot load the model ({type(error).__name__}: {error})") from None
+        reason = one_line(str(error), 200)
+        raise UserError(f"{model_path}: cannot load the model ({type(error).__name__}: {reason})") from None
+    check_model_shape(model_path, model)
+    return model
+
+
+def check_model_shape(path: Path, model) -> None:
+    """Refuse a model that does not take (n, 28, 28) images and give 10 numbers per image."""
+    try:
+        inputs, outputs = model.input_shape, model.output_shape
+    except (AttributeError, ValueError):
+        raise UserError(f"{path}: the model has no defined input or output shape") from None
+    expected_in, expected_out = (None, IMAGE_SIZE, IMAGE_SIZE), (None, NUM_CLASSES)
+    if not isinstance(inputs, tuple) or tuple(inputs) != expected_in:
+        raise UserError(f"{path}: the model takes inputs of shape {_shape(inputs)}, expected (28, 28) images")
+    if not isinstance(outputs, tuple) or tuple(outputs) != expected_out:
+        raise UserError(f"{path}: the model gives outputs of shape {_shape(outputs)}, expected 10, one per digit")
+
+
+def _shape(shape) -> str:
+    if isinstance(shape, tuple):
+        return str(tuple(shape[1:]))
+    return f"{len(shape)} tensors" if isinstance(shape, list) else one_line(str(shape), 80)
 
 
 def class_probabilities(model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:

@@ -3,11 +3,16 @@
 A stage asks for its own section only (`load("train")`). Every mistake a user can make in the file
 (wrong type, out of range, unknown choice, misspelt key, missing section) becomes a UserError that
 names the key, the value given and what is allowed, before the stage reads data or writes anything.
+
+The file is parsed the way DVC parses it (ruamel.yaml, YAML 1.2, safe): `1e-3` is a number, `yes` is
+text, a duplicate key is refused. What no params file needs is refused before parsing finishes: more
+than MAX_FILE_BYTES, nesting deeper than MAX_DEPTH, a single value longer than MAX_SCALAR_CHARS.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import types
 import typing
@@ -16,11 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
-from mnist_dvc.common import UserError
+from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, UserError, os_reason
 
 PARAMS_FILE = Path("params.yaml")
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 16
+MAX_SCALAR_CHARS = 4096  # a path may be this long (PATH_MAX); nothing else comes close
+MAX_SHOWN_CHARS = 60  # how much of a refused value an error message shows
 
 Check = Callable[[Any], bool]
 
@@ -56,16 +66,33 @@ class FetchParams:
     timeout_seconds: float = _spec(30.0, lambda value: 0 < value <= 3600, "a number of seconds in (0, 3600]")
 
 
+MAX_LAYERS = 16
+MAX_UNITS = 8192
+MAX_WEIGHTS = 20_000_000  # 80 MB of float32 weights, about 320 MB once Adam's two moments and gradients are added
+
+
+def weight_count(hidden_units: tuple[int, ...]) -> int:
+    """Weights and biases of the 784 → hidden_units → 10 network."""
+    sizes = (IMAGE_SIZE * IMAGE_SIZE, *hidden_units, NUM_CLASSES)
+    return sum(inputs * outputs + outputs for inputs, outputs in itertools.pairwise(sizes))
+
+
+def _sane_network(hidden_units: tuple[int, ...]) -> bool:
+    return (0 < len(hidden_units) <= MAX_LAYERS and all(0 < units <= MAX_UNITS for units in hidden_units)
+            and weight_count(hidden_units) <= MAX_WEIGHTS)
+
+
 @dataclass(frozen=True)
 class TrainParams:
     hidden_units: tuple[int, ...] = _spec(
-        (128, 128), lambda value: len(value) > 0 and all(0 < units <= 8192 for units in value),
-        "a non-empty list of layer sizes, each in 1..8192",
+        (128, 128), _sane_network,
+        f"a list of 1..{MAX_LAYERS} layer sizes, each in 1..{MAX_UNITS}, "
+        f"with at most {MAX_WEIGHTS:,} weights in all (784-128-128-10 has {weight_count((128, 128)):,})",
     )
     activation: str = _choice("relu", *ACTIVATIONS)
     dropout: float = _spec(0.0, lambda value: 0 <= value < 1, "a fraction in [0, 1)")
     optimizer: str = _choice("adam", *OPTIMIZERS)
-    learning_rate: float = _spec(0.001, lambda value: 0 < value <= 10, "a number in (0, 10]")
+    learning_rate: float = _spec(0.001, lambda value: 1e-6 <= value <= 10, "a number in 1e-6..10")
     lr_schedule: str = _choice("constant", *SCHEDULES)
     label_smoothing: float = _spec(0.0, lambda value: 0 <= value < 1, "a fraction in [0, 1)")
     augment_shift_pixels: int = _spec(0, lambda value: 0 <= value <= 8, "a whole number of pixels in 0..8 (0 = off)")
@@ -78,7 +105,8 @@ class TrainParams:
     epochs: int = _spec(5, lambda value: 0 < value <= 10_000, "a whole number in 1..10000")
     batch_size: int = _spec(32, lambda value: 0 < value <= 60_000, "a whole number in 1..60000")
     early_stopping_patience: int = _spec(0, lambda value: 0 <= value <= 10_000, "a whole number >= 0 (0 = off)")
-    validation_fraction: float = _spec(0.1, lambda value: 0 < value < 1, "a fraction in (0, 1)")
+    validation_fraction: float = _spec(
+        0.1, lambda value: 0 < value <= 0.5, "a fraction in (0, 0.5]: at least half the images are for training")
     seed: int = _spec(42, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
 
 
@@ -92,8 +120,43 @@ SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "evalua
 Section = TypeVar("Section")
 
 
+def _pieces(value: Any) -> typing.Iterator[str]:
+    """The text of `value` piece by piece, so that a caller can stop early: never repr() of a whole value
+    that may be huge (a 2 MB string, a list shared a billion times over by YAML aliases)."""
+    if value is None:
+        yield "null"
+    elif isinstance(value, str):
+        yield repr(value[:MAX_SHOWN_CHARS + 1])
+    elif isinstance(value, bool | float) or (isinstance(value, int) and value.bit_length() < 256):
+        yield repr(value)
+    elif isinstance(value, int):
+        yield f"a {len(str(value))}-digit number"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for index, item in enumerate(value):
+            yield ", " if index else ""
+            yield from _pieces(item)
+        yield "]"
+    elif isinstance(value, dict):
+        yield "{"
+        for index, (key, item) in enumerate(value.items()):
+            yield ", " if index else ""
+            yield from _pieces(key)
+            yield ": "
+            yield from _pieces(item)
+        yield "}"
+    else:
+        yield f"a {type(value).__name__}"
+
+
 def _describe(value: Any) -> str:
-    return "null" if value is None else repr(value)
+    """`value` as params.yaml would show it, cut at MAX_SHOWN_CHARS characters."""
+    text = ""
+    for piece in _pieces(value):
+        text += piece
+        if len(text) > MAX_SHOWN_CHARS:
+            return text[:MAX_SHOWN_CHARS] + "…"
+    return text
 
 
 def _coerce(value: Any, annotation: Any) -> Any:
@@ -133,6 +196,7 @@ def parse_section(name: str, raw: Any, cls: type[Section]) -> Section:
     if not isinstance(raw, dict):
         raise UserError(f"params.yaml: section '{name}' must be a mapping of keys to values, got {_describe(raw)}")
     fields = {spec.name: spec for spec in dataclasses.fields(cls)}
+    _check_keys(raw, f"section '{name}'")
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise UserError(
@@ -155,19 +219,60 @@ def parse_section(name: str, raw: Any, cls: type[Section]) -> Section:
     return cls(**values)
 
 
-def read_params_file(path: Path = PARAMS_FILE) -> dict[str, Any]:
+def _check_keys(mapping: dict, where: str) -> None:
+    """Refuse keys that are not names (null, numbers, lists): no params key is anything but text."""
+    for key in mapping:
+        if not isinstance(key, str):
+            raise UserError(f"params.yaml: key {_describe(key)} in {where} is not a name: keys are text")
+
+
+def _decode(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise UserError(f"{path}: cannot read the params file ({error.strerror})") from None
+        raise UserError(f"{path}: cannot read the params file ({os_reason(error)})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UserError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes: not a params file")
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise UserError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} on line {line})") from None
+
+
+def _check_shape(yaml: YAML, text: str, path: Path) -> None:
+    """Walk the parser's events: refuse deep nesting and huge values before anything is built from them."""
+    depth = 0
+    for event in yaml.parse(text):
+        kind = type(event).__name__
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise UserError(f"{path}: nested more than {MAX_DEPTH} levels deep at line {line}")
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+        elif kind == "ScalarEvent" and len(event.value) > MAX_SCALAR_CHARS:
+            raise UserError(f"{path}: a value of {len(event.value):,} characters at line {line}, "
+                            f"more than the {MAX_SCALAR_CHARS:,} allowed")
+
+
+def read_params_file(path: Path = PARAMS_FILE) -> dict[str, Any]:
+    text = _decode(path)
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        _check_shape(yaml, text, path)
+        document = yaml.load(text)
+    except YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"{path}: not valid YAML{where}") from None
+        problem = getattr(error, "problem", None) or ""
+        detail = f": {problem}" if "duplicate key" in problem else ""
+        raise UserError(f"{path}: not valid YAML{where}{detail}") from None
     if not isinstance(document, dict):
         raise UserError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
+    _check_keys(document, "the top level")
     return document
 
 
