@@ -250,21 +250,26 @@ def renumber_shared_objects(node: object, numbers: dict[int, int]) -> object:
 
 
 def save_model(model: keras.Model, path: Path) -> None:
-    """Save the .keras archive, then rewrite what varies from run to run (the save time, object
-    addresses, zip timestamps) so that equal weights give byte-identical files."""
+    """Save the .keras archive atomically (see write_model)."""
     with atomic_path(path) as tmp:
-        staged = tmp.with_name(tmp.name + ".keras")
-        try:
-            model.save(staged)
-            with zipfile.ZipFile(staged) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
-                for name in sorted(source.namelist()):
-                    data = source.read(name)
-                    if name == "metadata.json":
-                        metadata = json.loads(data)
-                        metadata.pop("date_saved", None)
-                        data = json.dumps(metadata).encode()
-                    elif name == "config.json":
-                        data = json.dumps(renumber_shared_objects(json.loads(data), {})).encode()
-                    target.writestr(zipfile.ZipInfo(name, date_time=ZIP_EPOCH), data, zipfile.ZIP_DEFLATED)
-        finally:
-            staged.unlink(missing_ok=True)
+        write_model(model, tmp)
+
+
+def write_model(model: keras.Model, path: Path) -> None:
+    """Write the .keras archive to `path`, then rewrite what varies from run to run (the save time,
+    object addresses, zip timestamps) so that equal weights give byte-identical files."""
+    staged = path.with_name(path.name + ".keras")  # Keras insists on the suffix
+    try:
+        model.save(staged)
+        with zipfile.ZipFile(staged) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+            for name in sorted(source.namelist()):
+                data = source.read(name)
+                if name == "metadata.json":
+                    metadata = json.loads(data)
+                    metadata.pop("date_saved", None)
+                    data = json.dumps(metadata).encode()
+                elif name == "config.json":
+                    data = json.dumps(renumber_shared_objects(json.loads(data), {})).encode()
+                target.writestr(zipfile.ZipInfo(name, date_time=ZIP_EPOCH), data, zipfile.ZIP_DEFLATED)
+    finally:
+        staged.unlink(missing_ok=True)

@@ -24,12 +24,11 @@ import numpy as np
 from mnist_dvc import params
 from mnist_dvc.common import (
     NUM_CLASSES,
-    atomic_path,
+    atomic_paths,
     class_probabilities,
     load_mnist,
     load_model,
     run_main,
-    write_text_atomic,
 )
 
 DATA = Path("data/prepared/mnist.npz")
@@ -39,6 +38,7 @@ PREDICTIONS = Path("reports/predictions.csv")
 PER_CLASS = Path("reports/per_class.md")
 CONFUSION_PNG = Path("reports/confusion_matrix.png")
 MISCLASSIFIED_PNG = Path("reports/misclassified.png")
+OUTPUTS = (METRICS, PREDICTIONS, PER_CLASS, CONFUSION_PNG, MISCLASSIFIED_PNG)  # written together, all or none
 DIGITS = list(range(NUM_CLASSES))
 
 
@@ -103,8 +103,7 @@ def predictions_csv(actual: np.ndarray, predicted: np.ndarray) -> str:
 
 
 def save_figure(figure: plt.Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    figure.savefig(path, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
 
 
@@ -163,12 +162,13 @@ def main() -> None:
     accuracy = float(np.trace(confusion) / confusion.sum())
     metrics = metrics_document(cross_entropy(probabilities, actual), accuracy, figures)
 
-    write_text_atomic(METRICS, json.dumps(metrics, indent=2) + "\n")
-    write_text_atomic(PREDICTIONS, predictions_csv(actual, predicted))
-    write_text_atomic(PER_CLASS, per_class_report(figures))
-    save_figure(plot_confusion(confusion, accuracy), CONFUSION_PNG)
     mistakes = most_confident_mistakes(probabilities, actual, config.misclassified_count)
-    save_figure(plot_mistakes(images, probabilities, actual, mistakes), MISCLASSIFIED_PNG)
+    with atomic_paths(*OUTPUTS) as (metrics_tmp, predictions_tmp, per_class_tmp, confusion_tmp, mistakes_tmp):
+        metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        predictions_tmp.write_text(predictions_csv(actual, predicted))
+        per_class_tmp.write_text(per_class_report(figures))
+        save_figure(plot_confusion(confusion, accuracy), confusion_tmp)
+        save_figure(plot_mistakes(images, probabilities, actual, mistakes), mistakes_tmp)
 
     print(f"evaluate: test accuracy {accuracy:.4f}, loss {metrics['test_loss']:.4f}, "
           f"macro F1 {metrics['macro_f1']:.4f}")
@@ -177,4 +177,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, outputs=OUTPUTS)

@@ -15,6 +15,7 @@ under $MNIST_CACHE_DIR (default ~/.cache/mnist-dvc). The output holds the same b
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from mnist_dvc import params
 from mnist_dvc.common import (
+    MAX_ARRAY_BYTES,
     MNIST_KEYS,
     UserError,
     array_digest,
@@ -84,20 +87,42 @@ def cache_dir() -> Path:
 
 # --- decoding and verifying ---------------------------------------------------------------------
 
-def parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
-    """Decode an IDX file of unsigned bytes with `ndim` dimensions; UserError if it is malformed."""
-    if len(data) < 4:
-        raise UserError(f"{name}: too short for an IDX header ({len(data)} bytes)")
-    magic = int.from_bytes(data[:4], "big")
+def idx_shape(header: bytes, name: str, ndim: int) -> tuple[int, ...]:
+    """The shape an IDX header of unsigned bytes with `ndim` dimensions declares; UserError if malformed."""
+    if len(header) < 4:
+        raise UserError(f"{name}: too short for an IDX header ({len(header)} bytes)")
+    magic = int.from_bytes(header[:4], "big")
     if magic != (IDX_UBYTE << 8 | ndim):
         raise UserError(f"{name}: bad IDX magic number 0x{magic:08x}, expected 0x{IDX_UBYTE << 8 | ndim:08x}")
-    if len(data) < 4 + 4 * ndim:
-        raise UserError(f"{name}: too short for an IDX header ({len(data)} bytes)")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = 4 + 4 * ndim + int(np.prod(shape))
+    if len(header) < 4 + 4 * ndim:
+        raise UserError(f"{name}: too short for an IDX header ({len(header)} bytes)")
+    return tuple(int.from_bytes(header[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+
+
+def parse_idx(data: bytes, name: str, ndim: int) -> np.ndarray:
+    """Decode an IDX file of unsigned bytes with `ndim` dimensions; UserError if it is malformed."""
+    shape = idx_shape(data, name, ndim)
+    expected = 4 + 4 * ndim + math.prod(shape)
     if len(data) != expected:
         raise UserError(f"{name}: {len(data)} bytes, but its header {shape} says {expected}")
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def read_idx_file(path: Path, ndim: int) -> np.ndarray:
+    """Read an IDX file, gzipped if its name ends in .gz, never more than its header declares (plus one
+    byte, to notice a longer file): a gzip bomb or a header claiming 10^12 images costs nothing."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as stream:
+            header = stream.read(4 + 4 * ndim)
+            size = math.prod(idx_shape(header, str(path), ndim))
+            if size > MAX_ARRAY_BYTES:
+                raise UserError(f"{path}: its header says {size:,} bytes of pixels, more than the "
+                                f"{MAX_ARRAY_BYTES:,} allowed")
+            data = header + stream.read(size + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise UserError(f"{path}: not a readable {'gzip' if opener is gzip.open else 'IDX'} file ({error})") from None
+    return parse_idx(data, str(path), ndim)
 
 
 def verify_arrays(arrays: dict[str, np.ndarray], origin: str) -> None:
@@ -179,17 +204,13 @@ def load_local(path: Path) -> dict[str, np.ndarray]:
     if path.is_file():
         return load_npz(path, MNIST_KEYS)
 
-    def read(key: str, name: str) -> bytes:
-        if (path / name).is_file():
-            return (path / name).read_bytes()
-        if (path / f"{name}.gz").is_file():
-            try:
-                return gzip.decompress((path / f"{name}.gz").read_bytes())
-            except (OSError, EOFError) as error:
-                raise UserError(f"{path / name}.gz: not a readable gzip file ({error})") from None
+    def read(key: str, name: str) -> np.ndarray:
+        for candidate in (path / name, path / f"{name}.gz"):
+            if candidate.is_file():
+                return read_idx_file(candidate, 3 if key.startswith("x") else 1)
         raise UserError(f"{path}: has neither {name} nor {name}.gz")
 
-    return idx_arrays(read)
+    return {key: read(key, name) for key, (name, _, _) in IDX_FILES.items()}
 
 
 def from_keras(config: params.FetchParams) -> dict[str, np.ndarray]:
@@ -283,4 +304,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, outputs=(OUTPUT,))
