@@ -41,6 +41,7 @@ from mnist_dvc.common import (
     check_shapes,
     file_digest,
     load_npz,
+    os_reason,
     run_main,
     save_npz,
 )
@@ -187,16 +188,18 @@ def from_local(config: params.FetchParams) -> dict[str, np.ndarray]:
     candidates.append(KERAS_CACHE.expanduser())
     reasons = []
     for path in candidates:
-        if not path.exists():
-            reasons.append(f"{path}: not found")
-            continue
         try:
+            if not path.exists():
+                reasons.append(f"{path}: not found")
+                continue
             arrays = load_local(path)
             verify_arrays(arrays, str(path))
             print(f"  read {path}")
             return arrays
         except (UserError, SourceFailed) as error:
             reasons.append(str(error))
+        except OSError as error:  # a name too long, a folder that cannot be listed
+            reasons.append(f"{path}: {os_reason(error)}")
     raise SourceFailed("; ".join(reasons))
 
 
