@@ -83,7 +83,7 @@ def _dvc_note(outputs: Sequence[Path]) -> str:
     if not stage or not missing:
         return ""
     return (f"; dvc removed {', '.join(missing)} before running the stage: "
-            f"`dvc checkout {stage}` puts back the last committed version")
+            f"`dvc checkout {stage}` puts back the version dvc.lock records")
 
 
 def interrupted_message(outputs: Sequence[Path] = ()) -> str:

@@ -194,3 +194,47 @@ def test_a_remote_round_trip_restores_a_commit_exactly(workspace, tmp_path):
     assert ran_stages(dvc(clone, "repro").stdout) == []
     assert digests(clone) == digests(workspace)
     assert json.loads((clone / "reports" / "metrics.json").read_text())["test_accuracy"] > 0
+
+
+def all_outputs(repo: Path) -> dict[str, str]:
+    """md5 of every output of train and evaluate, and of the data, as `dvc repro` left them."""
+    names = [*OUTPUTS, "reports/confusion_matrix.png", "reports/misclassified.png"]
+    return {name: file_digest(repo / name, "md5") for name in names}
+
+
+@pytest.mark.parametrize(("section", "key", "value", "stage"), [
+    ("train", "epochs", 0, "train"),
+    ("train", "validation_fraction", 0.99, "train"),
+    ("evaluate", "misclassified_count", 0, "evaluate"),
+])
+def test_a_refused_param_under_dvc_repro_keeps_the_last_good_outputs(workspace, section, key, value, stage):
+    before = all_outputs(workspace)
+    set_param(workspace, section, key, value)
+    result = dvc(workspace, "repro", check=False)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"{section}.{key} = " in errors[0], result.stderr
+    assert f"failed to reproduce '{stage}'" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert all_outputs(workspace) == before
+    run(["git", "checkout", "params.yaml"], cwd=workspace)
+    assert ran_stages(dvc(workspace, "repro").stdout) == [], "the outputs still match dvc.lock: nothing to redo"
+
+
+def test_ctrl_c_during_dvc_repro_keeps_the_last_good_outputs(workspace):
+    before = all_outputs(workspace)
+    set_param(workspace, "train", "epochs", 400)
+    process = subprocess.Popen(
+        ["dvc", "repro"], cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]}, start_new_session=True,
+    )
+    for line in process.stdout:
+        if line.startswith("Epoch 2/"):
+            break
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    output = process.stdout.read()
+    assert process.wait(timeout=60) != 0
+    assert "interrupted before writing anything: outputs were left as they were" in output
+    assert "Traceback" not in output
+    assert all_outputs(workspace) == before
+    assert not list((workspace / "models").glob(".*.tmp*"))
