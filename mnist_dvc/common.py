@@ -397,12 +397,15 @@ def load_model(path: str | os.PathLike[str]):
     try:
         with zipfile.ZipFile(model_path) as archive:
             names = archive.namelist()
+            unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError) as error:
         size = model_path.stat().st_size
         what = "an empty file" if size == 0 else f"{size:,} bytes that are not a zip archive ({error})"
         raise UserError(f"{model_path}: not a Keras model: {what}; run `dvc repro` to train it") from None
     if "config.json" not in names:
         raise UserError(f"{model_path}: not a Keras model: the archive has no config.json")
+    if unpacked > MAX_ARRAY_BYTES:
+        raise UserError(f"{model_path}: unpacks to {unpacked:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed")
     from tensorflow import keras
 
     try:

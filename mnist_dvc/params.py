@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, UserError, os_reason
+from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, UserError, check_file, os_reason
 
 PARAMS_FILE = Path("params.yaml")
 MAX_FILE_BYTES = 1 << 20
@@ -227,6 +227,7 @@ def _check_keys(mapping: dict, where: str) -> None:
 
 
 def _decode(path: Path) -> str:
+    check_file(path, "params file")  # not a folder, a pipe or a device, whose reading could block
     try:
         with open(path, "rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)

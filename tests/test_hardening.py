@@ -145,7 +145,12 @@ PARAMS_CASES = {
     "a file of 2 MB": (lambda root: edit_params(root, "activation: relu", "activation: " + "r" * 2_000_000),
                        "larger than 1,048,576 bytes"),
     "params.yaml is a folder": (lambda root: ((root / "params.yaml").unlink(), (root / "params.yaml").mkdir()),
-                                "cannot read the params file (is a directory)"),
+                                "params.yaml: is a folder, expected a file"),
+    "params.yaml is a pipe": (lambda root: ((root / "params.yaml").unlink(), os.mkfifo(root / "params.yaml")),
+                              "params.yaml: not a regular file"),
+    "params.yaml is a symlink loop": (lambda root: ((root / "params.yaml").unlink(),
+                                                    (root / "params.yaml").symlink_to("params.yaml")),
+                                      "params.yaml: cannot read it (a loop of symbolic links)"),
 }
 
 
@@ -470,6 +475,17 @@ def test_temporaries_of_a_killed_run_are_removed_by_the_next(workspace):
 
 # --- class 7: messages that mislead ---------------------------------------------------------------------
 
+def bomb_model(path: Path) -> None:
+    """A .keras archive whose weights member says it unpacks to 2 GB (its size field is all that is read)."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", b"")
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)  # the second member's entry
+    struct.pack_into("<I", data, central + 24, 2_000_000_000)
+    path.write_bytes(bytes(data))
+
+
 def replace_model(root: Path, make) -> None:
     model = root / "models/model.keras"
     model.unlink()
@@ -481,6 +497,8 @@ MESSAGE_CASES = {
                     "models/model.keras: not a Keras model: an empty file"),
     "random bytes for a model": ("evaluate", lambda root: (root / "models/model.keras").write_bytes(
         np.random.default_rng(0).bytes(5000)), "not a Keras model: 5,000 bytes that are not a zip archive"),
+    "a model that unpacks to 2 GB": ("evaluate", lambda root: bomb_model(root / "models/model.keras"),
+                                     "models/model.keras: unpacks to 2,000,000,002 bytes, more than"),
     "a zip that is no model": ("evaluate", lambda root: zipfile.ZipFile(root / "models/model.keras", "w").close(),
                                "not a Keras model: the archive has no config.json"),
     "symlink loop for a model": ("evaluate", lambda root: replace_model(root, lambda p: p.symlink_to(p.name)),
