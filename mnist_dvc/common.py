@@ -87,17 +87,18 @@ def _dvc_note(outputs: Sequence[Path]) -> str:
 
 
 def interrupted_message(outputs: Sequence[Path] = ()) -> str:
-    written = _Interruption.written
+    written = list(dict.fromkeys(map(str, _Interruption.written)))
     if written:
-        return f"interrupted after writing {', '.join(map(str, written))}; the rest was left as it was"
-    return "interrupted before writing anything: outputs were left as they were" + _dvc_note(outputs)
+        return one_line(f"interrupted after writing {', '.join(written)}; the rest was left as it was")
+    return one_line("interrupted before writing anything: outputs were left as they were" + _dvc_note(outputs))
 
 
 def run_main(main: Callable[[], None], outputs: Sequence[Path] = ()) -> None:
     """Run a stage's main(): a UserError becomes one `error:` line and exit status 1; SIGINT or SIGTERM
     one line saying what was written, and exit status 130 or 143. `outputs` are the stage's files."""
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _on_signal)
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # started with the signal ignored (nohup, `&`): keep it so
+            signal.signal(signum, _on_signal)
     try:
         main()
         _raise_if_interrupted()

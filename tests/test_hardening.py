@@ -573,3 +573,14 @@ def test_npz_members_load_as_numpy_would(tmp_path):
             np.testing.assert_array_equal(loaded[key], array)
             assert loaded[key].dtype == array.dtype and loaded[key].flags.writeable
 
+
+
+def test_a_signal_the_caller_ignores_stays_ignored(workspace, monkeypatch, fresh_interruption):
+    """Started with SIGINT ignored (`nohup`, `cmd &` in a script): Ctrl-C elsewhere must not stop the stage."""
+    monkeypatch.chdir(workspace)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        common.run_main(write_two(False, "between the files"), ())
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (workspace / "reports/predictions.csv").read_text() == "new predictions"
