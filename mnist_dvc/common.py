@@ -1,4 +1,5 @@
-"""Helpers shared by every stage: user-facing errors, atomic writes, npz I/O, checksums.
+"""Helpers shared by every stage: user-facing errors and interruptions, atomic writes of several outputs
+together, bounded npz I/O, checksums, the checks on MNIST arrays and on a loaded model.
 
 Nothing here imports TensorFlow, so stages that only move arrays stay light.
 """
@@ -83,7 +84,7 @@ def _dvc_note(outputs: Sequence[Path]) -> str:
     if not stage or not missing:
         return ""
     return (f"; dvc removed {', '.join(missing)} before running the stage: "
-            f"`dvc checkout {stage}` puts back the version dvc.lock records")
+            f"`dvc checkout {stage}` puts back the version dvc.lock records, if it records one")
 
 
 def interrupted_message(outputs: Sequence[Path] = ()) -> str:
