@@ -41,8 +41,9 @@ class UserError(Exception):
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """`text` on one line (whitespace runs become one space), its middle cut out if longer than `limit`."""
-    flat = " ".join(text.split())
+    """`text` on one line (whitespace runs become one space, other control characters escaped as \\x1b),
+    its middle cut out if longer than `limit`."""
+    flat = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in " ".join(text.split()))
     if len(flat) <= limit:
         return flat
     keep = limit - 3

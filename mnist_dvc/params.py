@@ -56,7 +56,7 @@ AUGMENTATIONS = ("augment_shift_pixels", "augment_rotation_degrees", "augment_sc
 @dataclass(frozen=True)
 class FetchParams:
     local_path: str | None = _spec(
-        None, lambda value: value is None or bool(value.strip()),
+        None, lambda value: value is None or (bool(value.strip()) and "\0" not in value),
         "null, or a path to mnist.npz or to a folder of the four IDX files",
     )
     sources: tuple[str, ...] = _spec(

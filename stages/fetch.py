@@ -184,11 +184,12 @@ def copy_with_progress(response, out, total: int, label: str) -> None:
 # --- the sources -------------------------------------------------------------------------------
 
 def from_local(config: params.FetchParams) -> dict[str, np.ndarray]:
-    candidates = [Path(config.local_path).expanduser()] if config.local_path else []
-    candidates.append(KERAS_CACHE.expanduser())
+    candidates = [Path(config.local_path)] if config.local_path else []
+    candidates.append(KERAS_CACHE)
     reasons = []
     for path in candidates:
         try:
+            path = path.expanduser()
             if not path.exists():
                 reasons.append(f"{path}: not found")
                 continue
@@ -200,11 +201,13 @@ def from_local(config: params.FetchParams) -> dict[str, np.ndarray]:
             reasons.append(str(error))
         except OSError as error:  # a name too long, a folder that cannot be listed
             reasons.append(f"{path}: {os_reason(error)}")
+        except RuntimeError:  # ~name of no known user
+            reasons.append(f"{path}: no home folder for {path.parts[0]}")
     raise SourceFailed("; ".join(reasons))
 
 
 def load_local(path: Path) -> dict[str, np.ndarray]:
-    if path.is_file():
+    if not path.is_dir():
         return load_npz(path, MNIST_KEYS)
 
     def read(key: str, name: str) -> np.ndarray:
