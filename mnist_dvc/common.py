@@ -448,4 +448,7 @@ def class_probabilities(model, images: np.ndarray, batch_size: int = 2048) -> np
         logits = model.predict(images, batch_size=batch_size, verbose=0)
     else:
         logits = np.asarray(model(images, training=False))
+    if not np.isfinite(logits).all():
+        raise UserError("the model's outputs are not finite numbers (NaN or infinity): its training diverged; "
+                        "train it again with a smaller train.learning_rate")
     return softmax(logits.astype(np.float64))

@@ -7,12 +7,13 @@ images is held out for validation; the test images are never read here.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 from mnist_dvc import params
-from mnist_dvc.common import NUM_CLASSES, atomic_paths, load_mnist, run_main
+from mnist_dvc.common import NUM_CLASSES, UserError, atomic_paths, load_mnist, run_main
 
 INPUT = Path("data/prepared/mnist.npz")
 MODEL = Path("models/model.keras")
@@ -43,6 +44,9 @@ def main() -> None:
         "val_loss": round(float(validation["loss"]), 6),
         "val_accuracy": round(float(validation["accuracy"]), 6),
     }
+    if not math.isfinite(summary["val_loss"]):
+        raise UserError(f"training diverged (validation loss {summary['val_loss']}): nothing was written; "
+                        "try a smaller train.learning_rate")
     with atomic_paths(MODEL, HISTORY, TRAIN_METRICS) as (model_tmp, history_tmp, metrics_tmp):
         network.write_model(model, model_tmp)
         history_tmp.write_text(history_csv(history))

@@ -316,6 +316,10 @@ def keras_model(kind: str):
     if kind == "unsafe Lambda layer":
         return keras.Sequential([keras.Input((28, 28)), layers.Lambda(lambda x: x * 2), layers.Flatten(),
                                  layers.Dense(10)])
+    if kind == "NaN weights":
+        model = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(10)])
+        model.set_weights([np.full_like(weights, np.nan) for weights in model.get_weights()])
+        return model
     raise ValueError(kind)
 
 
@@ -325,6 +329,7 @@ MODEL_CASES = {
     "flat inputs": "takes inputs of shape (784,), expected (28, 28)",
     "two outputs": "gives outputs of shape 2 tensors",
     "unsafe Lambda layer": "cannot load the model (ValueError: Requested the deserialization of a `Lambda` layer",
+    "NaN weights": "the model's outputs are not finite numbers (NaN or infinity): its training diverged",
 }
 
 
