@@ -177,8 +177,8 @@ def test_without_a_model_the_page_still_loads_the_api_answers_503_and_the_model_
 
         missing.parent.mkdir()
         missing.write_bytes(b"half a model")
-        assert "cannot load the model" in no_model.get("/api/health").json()["error"]
-        assert "cannot load the model" in one_line_error(post(no_model, png_bytes(draw("7", 200, 160))), 503)
+        assert "not a Keras model" in no_model.get("/api/health").json()["error"]
+        assert "not a Keras model" in one_line_error(post(no_model, png_bytes(draw("7", 200, 160))), 503)
 
         shutil.copy(stroke_model, missing)
         assert no_model.get("/api/health").json()["model_loaded"] is True
