@@ -2,49 +2,51 @@
 
 Everything comes from params.yaml `train:`. A seeded `validation_fraction` of the 60,000 training
 images is held out for validation; the test images are never read here.
+
+Per-epoch figures are logged with DVCLive into reports/train/ as each epoch ends, so `dvc exp show`
+(and DVC's VS Code extension and Studio) follow a running experiment epoch by epoch:
+  reports/train/metrics.json                     the latest figures: train.loss, train.accuracy,
+                                                 eval.loss, eval.accuracy (validation split) and step
+                                                 (epochs run); once training ends, eval holds the saved
+                                                 model's figures (the restored best epoch's, if early
+                                                 stopping restored one)
+  reports/train/plots/metrics/{train,eval}/*.tsv one row per epoch: the training curves
+dvc.yaml declares these (DVCLive writes no dvc.yaml of its own), and no file holds a timestamp, so the
+same params give the same bytes.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from mnist_dvc import params
-from mnist_dvc.common import load_mnist, run_main, write_text_atomic
+from mnist_dvc.common import load_mnist, run_main
 
 INPUT = Path("data/prepared/mnist.npz")
 MODEL = Path("models/model.keras")
-HISTORY = Path("reports/train_history.csv")
-TRAIN_METRICS = Path("reports/train_metrics.json")
-HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
-
-def history_csv(history: dict[str, list[float]]) -> str:
-    lines = ["epoch," + ",".join(HISTORY_COLUMNS)]
-    for epoch in range(len(history["loss"])):
-        lines.append(f"{epoch + 1}," + ",".join(f"{history[column][epoch]:.6f}" for column in HISTORY_COLUMNS))
-    return "\n".join(lines) + "\n"
+LIVE_DIR = Path("reports/train")
 
 
 def main() -> None:
     config = params.load("train")
     arrays = load_mnist(INPUT, normalized=True, splits=("train",))
-    from mnist_dvc import network  # TensorFlow loads only once the params and the data have passed their checks
+    # TensorFlow (and DVCLive, which opens the DVC repository) load only once the params and the data
+    # have passed their checks.
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    from mnist_dvc import network
 
     started = time.perf_counter()
-    model, history, validation = network.train(arrays, config)
+    with Live(str(LIVE_DIR), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+        live.step = 1  # DVCLive counts steps from 0; the plots and `step` count epochs from 1
+        model, history, validation = network.train(arrays, config, (DVCLiveCallback(live=live),))
+        live.summary["eval"] = {"accuracy": float(validation["accuracy"]), "loss": float(validation["loss"])}
     seconds = time.perf_counter() - started
-    summary = {
-        "epochs_run": len(history["loss"]),
-        "val_loss": round(float(validation["loss"]), 6),
-        "val_accuracy": round(float(validation["accuracy"]), 6),
-    }
     network.save_model(model, MODEL)
-    write_text_atomic(HISTORY, history_csv(history))
-    write_text_atomic(TRAIN_METRICS, json.dumps(summary, indent=2) + "\n")
-    print(f"train: {summary['epochs_run']} epochs in {seconds:.1f} s; validation accuracy "
-          f"{summary['val_accuracy']:.4f}; wrote {MODEL}")
+    print(f"train: {len(history['loss'])} epochs in {seconds:.1f} s; validation accuracy "
+          f"{validation['accuracy']:.4f}; wrote {MODEL}")
 
 
 if __name__ == "__main__":
