@@ -6,14 +6,16 @@ Nothing here imports TensorFlow, so stages that only move arrays stay light.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import os
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import NoReturn
 
 import numpy as np
 
@@ -73,6 +75,15 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def write_csv_atomic(path: str | os.PathLike[str], header: Iterable[str], rows: Iterable[Iterable]) -> None:
+    """Write a header and rows with the csv module (quoting whatever needs it), "\n" line ends."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue())
+
+
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
     """Write arrays as an uncompressed .npz with fixed member timestamps and key order.
 
@@ -107,16 +118,9 @@ def load_npz(path: str | os.PathLike[str], keys: tuple[str, ...]) -> dict[str, n
         raise UserError(f"{source}: not a readable .npz archive ({error})") from None
 
 
-def _digest(stream: IO[bytes], algorithm: str) -> str:
-    hasher = hashlib.new(algorithm)
-    for chunk in iter(lambda: stream.read(1 << 20), b""):
-        hasher.update(chunk)
-    return hasher.hexdigest()
-
-
 def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     with open(path, "rb") as stream:
-        return _digest(stream, algorithm)
+        return hashlib.file_digest(stream, algorithm).hexdigest()
 
 
 def bytes_digest(data: bytes, algorithm: str = "sha256") -> str:
