@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mnist_dvc.common import UserError, run_main, write_text_atomic
+from mnist_dvc.downloads import SourceFailed, download
 
 TEMPLATE = Path(".dvc/plots/offline.html")
 REGISTRY = "https://registry.npmjs.org"
+CACHE = Path("~/.cache/mnist-dvc/npm").expanduser()
 
 
 class Script(NamedTuple):
@@ -99,15 +101,13 @@ def check_template(template: str) -> None:
 
 
 def download_source(script: Script) -> str:
-    """The pinned file from the package tarball, downloaded (cached, checksum-verified) with pooch."""
-    import pooch
-
+    """The pinned file from the package tarball, downloaded once (cached, checksum-verified)."""
     name = f"{script.package}-{script.version}.tgz"
     try:
-        tarball = pooch.retrieve(f"{REGISTRY}/{script.package}/-/{name}", known_hash=f"sha512:{script.tarball_sha512}",
-                                 fname=name, path=pooch.os_cache("mnist-dvc") / "npm", progressbar=True)
-    except Exception as error:  # network failures and checksum mismatches arrive as many exception types
-        raise UserError(f"{name}: {error}") from None
+        tarball = download(f"{REGISTRY}/{script.package}/-/{name}", CACHE / name, "sha512", script.tarball_sha512,
+                           timeout=60)
+    except SourceFailed as error:
+        raise UserError(str(error)) from None
     with tarfile.open(tarball, "r:gz") as archive:
         data = archive.extractfile(script.member).read()
     if hashlib.sha256(data).hexdigest() != script.sha256:
