@@ -21,11 +21,23 @@ import time
 from pathlib import Path
 
 from mnist_dvc import params
-from mnist_dvc.common import load_mnist, run_main
+from mnist_dvc.common import UserError, load_mnist, run_main
 
 INPUT = Path("data/prepared/mnist.npz")
 MODEL = Path("models/model.keras")
 LIVE_DIR = Path("reports/train")
+
+
+def open_live():
+    """DVCLive's logger for reports/train, writing no dvc.yaml of its own and saving no experiment itself."""
+    from dvclive import Live
+    from scmrepo.exceptions import SCMError
+
+    try:
+        return Live(str(LIVE_DIR), dvcyaml=False, save_dvc_exp=False, report=None)
+    except SCMError as error:  # DVCLive reads the current git revision: a repository with no commit has none
+        raise UserError(f"DVCLive cannot read the git revision ({error}): "
+                        "commit once (git add -A && git commit) and run again") from None
 
 
 def main() -> None:
@@ -33,13 +45,12 @@ def main() -> None:
     arrays = load_mnist(INPUT, normalized=True, splits=("train",))
     # TensorFlow (and DVCLive, which opens the DVC repository) load only once the params and the data
     # have passed their checks.
-    from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
     from mnist_dvc import network
 
     started = time.perf_counter()
-    with Live(str(LIVE_DIR), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+    with open_live() as live:
         live.step = 1  # DVCLive counts steps from 0; the plots and `step` count epochs from 1
         model, history, validation = network.train(arrays, config, (DVCLiveCallback(live=live),))
         live.summary["eval"] = {"accuracy": float(validation["accuracy"]), "loss": float(validation["loss"])}

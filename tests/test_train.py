@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from mnist_dvc import network, params
-from mnist_dvc.common import file_digest
+from mnist_dvc.common import UserError, file_digest
+from stages import train
+from tests.conftest import run
 
 
 def train_params(**overrides) -> params.TrainParams:
@@ -186,3 +188,10 @@ def test_training_with_augmentation_gives_identical_weights_twice(small_arrays):
     weights = [network.train(arrays, config)[0].get_weights() for _ in range(2)]
     for first, second in zip(*weights, strict=True):
         np.testing.assert_array_equal(first, second)
+
+def test_a_git_repository_with_no_commit_is_one_clear_error_for_dvclive(tmp_path, monkeypatch):
+    run(["git", "init", "-q"], cwd=tmp_path)
+    (tmp_path / ".dvc").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"commit once \(git add -A && git commit\)"):
+        train.open_live()
