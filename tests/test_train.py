@@ -189,6 +189,7 @@ def test_training_with_augmentation_gives_identical_weights_twice(small_arrays):
     for first, second in zip(*weights, strict=True):
         np.testing.assert_array_equal(first, second)
 
+
 def test_a_git_repository_with_no_commit_is_one_clear_error_for_dvclive(tmp_path, monkeypatch):
     run(["git", "init", "-q"], cwd=tmp_path)
     (tmp_path / ".dvc").mkdir()
