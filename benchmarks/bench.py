@@ -142,7 +142,10 @@ def time_pipeline(workdir: Path) -> dict:
         if (REPO / name).is_file():
             (workdir / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, workdir / name)
-    subprocess.run(["git", "init", "-q"], cwd=workdir, check=True)
+    # A commit, as in a real clone: DVCLive, in the train stage, reads the current revision.
+    for args in (["git", "init", "-q"], ["git", "add", "-A"],
+                 ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "copy"]):
+        subprocess.run(args, cwd=workdir, check=True)
     for stage in ("fetch", "normalize"):  # fetch reads the download cache: the data is already here
         run_measured([sys.executable, "-m", f"stages.{stage}"], workdir)
     stages = {}

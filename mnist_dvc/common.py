@@ -7,9 +7,11 @@ Nothing here imports TensorFlow, so stages that only move arrays stay light.
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import glob
 import hashlib
+import io
 import math
 import os
 import signal
@@ -18,9 +20,9 @@ import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import NoReturn
 
 import numpy as np
 
@@ -214,6 +216,19 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def csv_text(header: Iterable[str], rows: Iterable[Iterable]) -> str:
+    """A header and rows as CSV by the csv module (quoting whatever needs it), "\n" line ends."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def write_csv_atomic(path: str | os.PathLike[str], header: Iterable[str], rows: Iterable[Iterable]) -> None:
+    write_text_atomic(path, csv_text(header, rows))
+
+
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
     """Write arrays as an uncompressed .npz with fixed member timestamps and key order.
 
@@ -305,16 +320,9 @@ def load_npz(path: str | os.PathLike[str], keys: tuple[str, ...]) -> dict[str, n
         raise UserError(f"{source}: not a readable .npz archive ({error})") from None
 
 
-def _digest(stream: IO[bytes], algorithm: str) -> str:
-    hasher = hashlib.new(algorithm)
-    for chunk in iter(lambda: stream.read(1 << 20), b""):
-        hasher.update(chunk)
-    return hasher.hexdigest()
-
-
 def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     with open(path, "rb") as stream:
-        return _digest(stream, algorithm)
+        return hashlib.file_digest(stream, algorithm).hexdigest()
 
 
 def bytes_digest(data: bytes, algorithm: str = "sha256") -> str:

@@ -1,8 +1,10 @@
 """Stage 4, evaluate: score models/model.keras on the 10,000 test images.
 
-Writes reports/metrics.json (test loss and accuracy, macro F1, per-class precision and recall),
+Writes reports/metrics.json (the headline figures: test loss and accuracy, macro F1),
+reports/per_class.csv (images, TP, FN, FP, precision, recall and F1 per digit: a DVC plot, kept out of
+the metrics so that `dvc metrics show` and `dvc exp show` stay readable),
 reports/predictions.csv (actual,predicted per test image: DVC's confusion plot),
-reports/per_class.md (true positives, false negatives and false positives per digit, in words too),
+reports/per_class.md (the per-digit table, and the counts in words),
 reports/confusion_matrix.png and reports/misclassified.png.
 """
 
@@ -26,6 +28,7 @@ from mnist_dvc.common import (
     NUM_CLASSES,
     atomic_paths,
     class_probabilities,
+    csv_text,
     load_mnist,
     load_model,
     run_main,
@@ -35,10 +38,13 @@ DATA = Path("data/prepared/mnist.npz")
 MODEL = Path("models/model.keras")
 METRICS = Path("reports/metrics.json")
 PREDICTIONS = Path("reports/predictions.csv")
+PER_CLASS_CSV = Path("reports/per_class.csv")
+PER_CLASS_COLUMNS = ("digit", "support", "tp", "fn", "fp", "precision", "recall", "f1")
 PER_CLASS = Path("reports/per_class.md")
 CONFUSION_PNG = Path("reports/confusion_matrix.png")
 MISCLASSIFIED_PNG = Path("reports/misclassified.png")
-OUTPUTS = (METRICS, PREDICTIONS, PER_CLASS, CONFUSION_PNG, MISCLASSIFIED_PNG)  # written together, all or none
+# written together, all or none
+OUTPUTS = (METRICS, PREDICTIONS, PER_CLASS_CSV, PER_CLASS, CONFUSION_PNG, MISCLASSIFIED_PNG)
 DIGITS = list(range(NUM_CLASSES))
 
 
@@ -73,9 +79,13 @@ def metrics_document(loss: float, accuracy: float, figures: list[dict[str, float
         "test_loss": round(loss, 6),
         "test_accuracy": round(accuracy, 6),
         "macro_f1": round(float(np.mean([row["f1"] for row in figures])), 6),
-        "precision": {str(row["digit"]): round(row["precision"], 6) for row in figures},
-        "recall": {str(row["digit"]): round(row["recall"], 6) for row in figures},
     }
+
+
+def per_class_rows(figures: list[dict[str, float]]) -> list[tuple]:
+    """One row per digit in PER_CLASS_COLUMNS order, ratios rounded to 6 places."""
+    return [tuple(round(row[column], 6) if isinstance(row[column], float) else row[column]
+                  for column in PER_CLASS_COLUMNS) for row in figures]
 
 
 def per_class_report(figures: list[dict[str, float]]) -> str:
@@ -95,11 +105,6 @@ def describe_class(row: dict[str, float]) -> str:
     digit = row["digit"]
     return (f"- {digit} is predicted correctly {row['tp']} times; {row['fn']} times the input was {digit} but the "
             f"model predicted another digit; {row['fp']} times the model predicted {digit} for another digit.")
-
-
-def predictions_csv(actual: np.ndarray, predicted: np.ndarray) -> str:
-    rows = "".join(f"{a},{p}\n" for a, p in zip(actual.tolist(), predicted.tolist(), strict=True))
-    return "actual,predicted\n" + rows
 
 
 def save_figure(figure: plt.Figure, path: Path) -> None:
@@ -163,9 +168,12 @@ def main() -> None:
     metrics = metrics_document(cross_entropy(probabilities, actual), accuracy, figures)
 
     mistakes = most_confident_mistakes(probabilities, actual, config.misclassified_count)
-    with atomic_paths(*OUTPUTS) as (metrics_tmp, predictions_tmp, per_class_tmp, confusion_tmp, mistakes_tmp):
+    with atomic_paths(*OUTPUTS) as (metrics_tmp, predictions_tmp, per_class_csv_tmp, per_class_tmp, confusion_tmp,
+                                     mistakes_tmp):
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-        predictions_tmp.write_text(predictions_csv(actual, predicted))
+        predictions_tmp.write_text(csv_text(("actual", "predicted"), zip(actual.tolist(), predicted.tolist(),
+                                                                          strict=True)))
+        per_class_csv_tmp.write_text(csv_text(PER_CLASS_COLUMNS, per_class_rows(figures)))
         per_class_tmp.write_text(per_class_report(figures))
         save_figure(plot_confusion(confusion, accuracy), confusion_tmp)
         save_figure(plot_mistakes(images, probabilities, actual, mistakes), mistakes_tmp)

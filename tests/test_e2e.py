@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mnist_dvc.common import file_digest, load_mnist, load_model, scale_pixels
-from tests.conftest import REPO, project_files, ran_stages, run
+from tests.conftest import REPO, git_commit, project_files, ran_stages, run
 from tests.photos import write_photos
 
 pytestmark = pytest.mark.e2e
@@ -31,6 +31,7 @@ def real_repo(tmp_path_factory) -> Path:
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_bytes((REPO / name).read_bytes())
     run(["git", "init", "-q"], cwd=repo)
+    git_commit(repo, "copy")  # DVCLive, in the train stage, reads the current revision
     result = run(["dvc", "repro"], cwd=repo, timeout=1800)
     assert ran_stages(result.stdout)[:2] == ["fetch", "normalize"], result.stdout
     return repo

