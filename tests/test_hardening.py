@@ -50,7 +50,7 @@ def workspace(tmp_path) -> Path:
     save_npz(tmp_path / "data/prepared/mnist.npz",
              {key: scale_pixels(value) if key.startswith("x") else value for key, value in arrays.items()})
     for name, text in (("models/model.keras", "the last good model"), ("reports/metrics.json", "{}\n"),
-                       ("reports/train_metrics.json", "{}\n"), ("reports/predictions.csv", "actual,predicted\n"),
+                       ("reports/train/metrics.json", "{}\n"), ("reports/predictions.csv", "actual,predicted\n"),
                        ("reports/confusion_matrix.png", "png")):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
@@ -571,7 +571,7 @@ def test_training_that_ends_at_chance_level_says_so(workspace, capsys, monkeypat
     train.main()
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "is chance level" in warnings[0]
-    assert json.loads((workspace / "reports/train_metrics.json").read_text())["val_accuracy"] < train.CHANCE_LEVEL
+    assert json.loads((workspace / "reports/train/metrics.json").read_text())["eval"]["accuracy"] < train.CHANCE_LEVEL
 
 
 def test_npz_members_load_as_numpy_would(tmp_path):
