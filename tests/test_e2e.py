@@ -59,6 +59,14 @@ def test_the_default_params_reach_the_accuracy_target(real_repo):
     assert metrics["test_accuracy"] == pytest.approx(committed["test_accuracy"], abs=0.002)
 
 
+def test_the_photo_benchmark_reaches_its_targets(real_repo):
+    """Rendered phone photos of test digits, read through the predict path (stages/photo_benchmark.py)."""
+    metrics = json.loads((real_repo / "reports/photo_metrics.json").read_text())
+    assert metrics["single_photos"] >= 400 and metrics["number_photos"] >= 150
+    assert metrics["single_accuracy"] >= 0.97, metrics
+    assert metrics["number_exact"] >= 0.90, metrics
+
+
 def test_photographed_digits_are_classified_almost_as_well_as_the_originals(real_repo, tmp_path):
     count = 500
     raw = load_mnist(real_repo / "data/raw/mnist.npz", normalized=False)
