@@ -143,6 +143,7 @@ def crop_digit(digit: np.ndarray) -> np.ndarray:
 
 
 WORKING_HEIGHT = 80  # a digit's centre line is traced with the digit this tall
+SHAPE_LEVEL = 64  # upscaled MNIST pixels from this level are stroke: faint joins between strokes hold
 
 
 def digit_shape(digit: np.ndarray) -> np.ndarray:
@@ -150,7 +151,7 @@ def digit_shape(digit: np.ndarray) -> np.ndarray:
     crop = crop_digit(digit)
     scale = min(WORKING_HEIGHT / crop.shape[0], 1.3 * WORKING_HEIGHT / crop.shape[1])
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    return np.pad(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)) >= 128, 2)
+    return np.pad(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)) >= SHAPE_LEVEL, 2)
 
 
 def thin(mask: np.ndarray) -> np.ndarray:
