@@ -6,8 +6,9 @@ rotation and perspective, blur, noise, JPEG or PNG), as single digits and as num
 one line. Each photo's file bytes go through the same photo → digits path as the predict command
 (mnist_dvc/photo.py, mnist_dvc/reading.py). Writes:
 
-- reports/photo_metrics.json: single-digit accuracy, whole-number exact-match rate, digit-count-correct
-  rate, and the same broken down by each condition (pen, ink, paper, light, blur, file);
+- reports/photo_metrics.json: single-digit accuracy (and the model's on the same digits as 28x28 images),
+  whole-number exact-match rate, digit-count-correct rate, and the same broken down by each condition
+  (pen, ink, paper, light, blur, file);
 - reports/photo_conditions.md: that breakdown as a table;
 - reports/photo_failures.png: the first failures, each photo with the boxes read and what the model saw.
 
@@ -36,9 +37,11 @@ from mnist_dvc import params
 from mnist_dvc.common import (
     UserError,
     atomic_path,
+    class_probabilities,
     load_mnist,
     load_model,
     run_main,
+    scale_pixels,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -160,13 +163,25 @@ def summary(outcomes: list[Outcome]) -> dict:
     }
 
 
-def metrics_document(outcomes: list[Outcome]) -> dict:
-    """Overall figures, then the same for each class of each condition (pen, ink, paper, light, blur, file)."""
+def metrics_document(outcomes: list[Outcome], mnist_accuracy: float) -> dict:
+    """Overall figures, then the same for each class of each condition (pen, ink, paper, light, blur, file).
+
+    `mnist_accuracy` is the model's accuracy on the single digits' own 28x28 images: what the photos
+    would score if the photo path lost nothing.
+    """
     by_condition = {
         kind: {name: summary([o for o in outcomes if o.conditions[kind] == name]) for name in names}
         for kind, names in CONDITIONS.items()
     }
-    return {**summary(outcomes), "no_ink": sum(not o.digits for o in outcomes), "by_condition": by_condition}
+    return {**summary(outcomes), "single_accuracy_28x28": round(mnist_accuracy, 4),
+            "no_ink": sum(not o.digits for o in outcomes), "by_condition": by_condition}
+
+
+def mnist_accuracy(model, jobs: list[Job]) -> float:
+    """The model's accuracy on the single digits as MNIST gives them (28x28, no photo)."""
+    singles = [job for job in jobs if job.kind == "single"]
+    probabilities = class_probabilities(model, scale_pixels(np.concatenate([job.digits for job in singles])))
+    return float(np.mean(probabilities.argmax(axis=1) == [job.labels[0] for job in singles]))
 
 
 def percent(value: float | None) -> str:
@@ -250,11 +265,12 @@ def main(argv: list[str] | None = None) -> None:
         load_model(MODEL)  # the one message for a missing model, before the photos are made
     jobs = plan(config, arrays["x_test"], arrays["y_test"])
     read = read_all(jobs)
-    answers = read_photos(load_model(MODEL), [(job.name, photo) for job, (_, photo) in zip(jobs, read, strict=True)])
+    model = load_model(MODEL)
+    answers = read_photos(model, [(job.name, photo) for job, (_, photo) in zip(jobs, read, strict=True)])
     outcomes = [outcome(job, conditions, answer)
                 for job, (conditions, _), answer in zip(jobs, read, answers, strict=True)]
 
-    metrics = metrics_document(outcomes)
+    metrics = metrics_document(outcomes, mnist_accuracy(model, jobs))
     write_text_atomic(METRICS, json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(TABLE, conditions_table(metrics))
     failed = [index for index, result in enumerate(outcomes) if not result.correct]
@@ -264,10 +280,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.failures:
         for index in failed:
             rendered = render(jobs[index])
-            name = f"{jobs[index].name}-{rendered.number}-read-{answers[index].number or 'nothing'}{rendered.suffix}"
+            read_as = answers[index].number.replace(" ", "_") or "nothing"
+            name = f"{jobs[index].name}-{rendered.number}-read-{read_as}{rendered.suffix}"
             write_bytes_atomic(args.failures / name, rendered.data)
 
-    print(f"photo_benchmark: single digits {percent(metrics['single_accuracy'])} of {metrics['single_photos']}, "
+    print(f"photo_benchmark: single digits {percent(metrics['single_accuracy'])} of {metrics['single_photos']} "
+          f"(as 28x28 images {percent(metrics['single_accuracy_28x28'])}), "
           f"numbers read exactly {percent(metrics['number_exact'])} of {metrics['number_photos']} "
           f"(right digit count {percent(metrics['number_count_correct'])}); no ink found in {metrics['no_ink']}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from mnist_dvc.params import PhotoBenchmarkParams
@@ -35,16 +36,17 @@ OUTCOMES = [
 
 
 def test_the_headline_figures():
-    metrics = bench.metrics_document(OUTCOMES)
+    metrics = bench.metrics_document(OUTCOMES, 0.98)
     assert metrics["single_photos"] == 5 and metrics["single_accuracy"] == 0.4
     assert metrics["number_photos"] == 4 and metrics["number_exact"] == 0.25
     assert metrics["number_count_correct"] == 0.75
     assert metrics["number_digit_accuracy"] == round(9 / 10, 4)  # of 123, 457 and 2026: one digit wrong
     assert metrics["no_ink"] == 1
+    assert metrics["single_accuracy_28x28"] == 0.98
 
 
 def test_the_breakdown_by_condition():
-    conditions = bench.metrics_document(OUTCOMES)["by_condition"]
+    conditions = bench.metrics_document(OUTCOMES, 0.98)["by_condition"]
     assert set(conditions) == set(CONDITIONS)
     for kind, names in CONDITIONS.items():
         assert list(conditions[kind]) == list(names)
@@ -61,13 +63,13 @@ def test_the_breakdown_by_condition():
 
 
 def test_the_document_is_plain_json_with_the_same_bytes_each_time():
-    first = json.dumps(bench.metrics_document(OUTCOMES), indent=2)
-    assert first == json.dumps(bench.metrics_document(list(OUTCOMES)), indent=2)
+    first = json.dumps(bench.metrics_document(OUTCOMES, 0.98), indent=2)
+    assert first == json.dumps(bench.metrics_document(list(OUTCOMES), 0.98), indent=2)
     assert json.loads(first)["by_condition"]["pen"]["felt"]["single_accuracy"] == 0.4
 
 
 def test_the_table_has_a_row_per_class():
-    table = bench.conditions_table(bench.metrics_document(OUTCOMES))
+    table = bench.conditions_table(bench.metrics_document(OUTCOMES, 0.98))
     lines = table.splitlines()
     assert len(lines) == 2 + 1 + sum(len(names) for names in CONDITIONS.values())
     assert "| all |  | 5 | 40.0% | 4 | 25.0% | 75.0% |" in lines
@@ -112,3 +114,18 @@ def test_a_failure_tile_shows_the_photo_the_boxes_and_the_frames():
     sheet = bench.contact_sheet([tile] * 5, columns=4)
     assert sheet.size == (4 * (tile.width + 6), 2 * (tile.height + 6))
     assert isinstance(bench.contact_sheet([]), Image.Image)
+
+
+def test_the_28x28_reference_scores_the_single_digits_as_mnist_gives_them():
+    class Model:  # answers the digit written in each image's top-left pixel
+        def __call__(self, images, training=False):
+            return np.eye(10)[np.round(np.asarray(images)[:, 0, 0] * 255).astype(int) % 10] * 5
+
+    def job(kind: str, shown: list[int], labels: tuple[int, ...]) -> bench.Job:
+        digits = np.zeros((len(shown), 28, 28), np.uint8)
+        digits[:, 0, 0] = shown
+        return bench.Job(kind, kind, (0,), digits, labels)
+
+    jobs = [job("single", [3], (3,)), job("single", [4], (4,)), job("single", [5], (6,)),
+            job("number", [1, 1, 1], (2, 2, 2))]
+    assert bench.mnist_accuracy(Model(), jobs) == pytest.approx(2 / 3)
