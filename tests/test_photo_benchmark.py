@@ -46,7 +46,7 @@ def test_the_headline_figures():
 
 
 def test_the_breakdown_by_condition():
-    conditions = bench.metrics_document(OUTCOMES, 0.98)["by_condition"]
+    conditions = bench.by_condition(OUTCOMES)
     assert set(conditions) == set(CONDITIONS)
     for kind, names in CONDITIONS.items():
         assert list(conditions[kind]) == list(names)
@@ -60,6 +60,9 @@ def test_the_breakdown_by_condition():
     assert conditions["ink"]["pencil"] == {"single_photos": 0, "single_accuracy": None, "number_photos": 0,
                                            "number_exact": None, "number_count_correct": None,
                                            "number_digit_accuracy": None}
+    in_metrics = bench.metrics_document(OUTCOMES, 0.98)["by_condition"]
+    assert in_metrics["ink"]["blue"] == {"single_accuracy": 0.5, "number_exact": 0.0}
+    assert list(in_metrics["light"]) == list(CONDITIONS["light"])
 
 
 def test_the_document_is_plain_json_with_the_same_bytes_each_time():
@@ -69,7 +72,7 @@ def test_the_document_is_plain_json_with_the_same_bytes_each_time():
 
 
 def test_the_table_has_a_row_per_class():
-    table = bench.conditions_table(bench.metrics_document(OUTCOMES, 0.98))
+    table = bench.conditions_table(OUTCOMES)
     lines = table.splitlines()
     assert len(lines) == 2 + 1 + sum(len(names) for names in CONDITIONS.values())
     assert "| all |  | 5 | 40.0% | 4 | 25.0% | 75.0% |" in lines
