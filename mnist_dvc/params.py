@@ -115,7 +115,20 @@ class EvaluateParams:
     misclassified_count: int = _spec(25, lambda value: 0 < value <= 100, "a whole number in 1..100")
 
 
-SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "evaluate": EvaluateParams}
+@dataclass(frozen=True)
+class PhotoBenchmarkParams:
+    single_digits: int = _spec(400, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
+    numbers: int = _spec(150, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
+    number_digits: tuple[int, ...] = _spec(
+        (3, 5), lambda value: len(value) == 2 and 2 <= value[0] <= value[1] <= 10,
+        "[fewest, most] digits of a number, with 2 <= fewest <= most <= 10",
+    )
+    failures_shown: int = _spec(24, lambda value: 0 <= value <= 100, "a whole number in 0..100")
+    seed: int = _spec(2026, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
+
+
+SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "evaluate": EvaluateParams,
+                             "photo_benchmark": PhotoBenchmarkParams}
 
 Section = TypeVar("Section")
 
@@ -278,7 +291,7 @@ def read_params_file(path: Path = PARAMS_FILE) -> dict[str, Any]:
 
 
 def load(name: str, path: Path = PARAMS_FILE) -> Any:
-    """Load and validate one section of params.yaml (fetch, train or evaluate)."""
+    """Load and validate one section of params.yaml (fetch, train, evaluate or photo_benchmark)."""
     document = read_params_file(path)
     if name not in document:
         raise UserError(f"params.yaml: section '{name}' is missing; expected keys: "

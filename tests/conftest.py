@@ -23,6 +23,7 @@ SMALL_TRAIN = {
     "hidden_units": [16, 16], "epochs": 2, "batch_size": 64, "augment_shift_pixels": 1,
     "early_stopping_patience": 0, "validation_fraction": 0.2,
 }
+SMALL_PHOTO_BENCHMARK = {"single_digits": 6, "numbers": 3, "failures_shown": 4}
 
 
 def synthetic_mnist(train: int = 600, test: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
@@ -88,6 +89,7 @@ def make_small_repo(destination: Path, arrays: dict[str, np.ndarray], train: dic
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["fetch"].update({"local_path": str(local), "sources": ["local"]})
     params["train"].update(SMALL_TRAIN | (train or {}))
+    params["photo_benchmark"].update(SMALL_PHOTO_BENCHMARK)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for args in (["git", "init", "-q"], ["git", "add", "-A"],
                  ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "copy"]):

@@ -1,26 +1,21 @@
-"""Turn 28x28 MNIST-style digits into fake photos of ink on paper, as a phone or scanner would give."""
+"""Plain photos of 28x28 MNIST-style digits for the predict tests: a black marker on white paper, evenly
+lit and sharp, saved as PNG. mnist_dvc/render.py makes them; the photo benchmark uses every condition."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
+
+from mnist_dvc.render import draw_conditions, render_photo
+
+PLAIN = {"pen": "marker", "ink": "black", "paper": "white", "light": "even", "blur": "sharp", "file": "png"}
 
 
 def photograph(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    """Upscale to 100-200 px, dark ink on light paper, a margin, off-centre, noise and slight blur."""
-    size = int(rng.integers(100, 201))
-    ink = Image.fromarray(np.asarray(digit, dtype=np.uint8)).resize((size, size), Image.Resampling.BICUBIC)
-    canvas_size = int(size * rng.uniform(1.4, 1.8))
-    canvas = np.zeros((canvas_size, canvas_size), dtype=np.float32)
-    top, left = (int(rng.integers(0, canvas_size - size + 1)) for _ in range(2))
-    canvas[top:top + size, left:left + size] = np.asarray(ink, dtype=np.float32)
-    paper = rng.uniform(200, 240)
-    page = paper - canvas * (paper - rng.uniform(20, 60)) / 255
-    page += rng.normal(0, 6, page.shape)
-    image = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
-    return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
+    """A phone-sized photo of one digit (its label plays no part in how it looks)."""
+    return render_photo([digit], [0], rng, draw_conditions(rng, **PLAIN)).image
 
 
 def write_photos(digits: np.ndarray, folder: Path, seed: int = 0) -> list[Path]:

@@ -55,9 +55,27 @@ def test_the_raw_and_normalized_data_match_the_committed_lock(real_repo):
 
 def test_the_default_params_reach_the_accuracy_target(real_repo):
     metrics = json.loads((real_repo / "reports/metrics.json").read_text())
-    assert metrics["test_accuracy"] >= 0.985
+    assert metrics["test_accuracy"] >= 0.988
     committed = json.loads((REPO / "reports/metrics.json").read_text())
     assert metrics["test_accuracy"] == pytest.approx(committed["test_accuracy"], abs=0.002)
+
+
+def test_the_photo_benchmark_reproduces_the_committed_figures(real_repo):
+    metrics = json.loads((real_repo / "reports/photo_metrics.json").read_text())
+    committed = json.loads((REPO / "reports/photo_metrics.json").read_text())
+    assert metrics["single_photos"] >= 400 and metrics["number_photos"] >= 150
+    for key in ("single_accuracy", "number_exact"):
+        assert metrics[key] == pytest.approx(committed[key], abs=0.02), (key, metrics[key], committed[key])
+
+
+# Strict: once the photo path reaches the targets, this passes, the run fails, and the marker must go.
+@pytest.mark.xfail(strict=True, reason="not reached yet: the photo path reads about 86% of single digits and "
+                                       "81% of numbers exactly (README, The photo benchmark)")
+def test_the_photo_benchmark_reaches_its_targets(real_repo):
+    """Rendered phone photos of test digits, read through the predict path (stages/photo_benchmark.py)."""
+    metrics = json.loads((real_repo / "reports/photo_metrics.json").read_text())
+    assert metrics["single_accuracy"] >= 0.97, metrics
+    assert metrics["number_exact"] >= 0.90, metrics
 
 
 def test_photographed_digits_are_classified_almost_as_well_as_the_originals(real_repo, tmp_path):

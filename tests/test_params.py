@@ -30,6 +30,7 @@ def test_the_committed_params_load_as_typed_sections():
     assert isinstance(train.learning_rate, float)
     assert isinstance(params.load("fetch", REPO / "params.yaml").sources, tuple)
     assert params.load("evaluate", REPO / "params.yaml").misclassified_count > 0
+    assert params.load("photo_benchmark", REPO / "params.yaml").number_digits == (3, 5)
 
 
 def test_an_integer_is_accepted_where_a_number_is_expected(tmp_path):
@@ -76,6 +77,12 @@ BAD_VALUES = [
     ("fetch", "sources", ["ftp"], "fetch.sources = ['ftp']"),
     ("fetch", "timeout_seconds", 0, "fetch.timeout_seconds = 0"),
     ("evaluate", "misclassified_count", 0, "evaluate.misclassified_count = 0"),
+    ("photo_benchmark", "single_digits", 0, "photo_benchmark.single_digits = 0"),
+    ("photo_benchmark", "numbers", 20_000, "photo_benchmark.numbers = 20000"),
+    ("photo_benchmark", "number_digits", [5, 3], "photo_benchmark.number_digits = [5, 3]"),
+    ("photo_benchmark", "number_digits", [1, 3], "photo_benchmark.number_digits = [1, 3]"),
+    ("photo_benchmark", "number_digits", [3], "photo_benchmark.number_digits = [3]"),
+    ("photo_benchmark", "failures_shown", -1, "photo_benchmark.failures_shown = -1"),
 ]
 
 

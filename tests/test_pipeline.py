@@ -19,15 +19,15 @@ from tests.conftest import VENV_BIN, git_commit, make_small_repo, ran_stages, ru
 
 pytestmark = pytest.mark.slow
 
-ALL_STAGES = ["fetch", "normalize", "train", "evaluate", "classify_own"]
-AFTER_TRAIN = ["classify_own", "evaluate", "train"]  # sorted: the stages a new model reruns
+ALL_STAGES = ["fetch", "normalize", "train", "evaluate", "classify_own", "photo_benchmark"]
+AFTER_TRAIN = ["classify_own", "evaluate", "photo_benchmark", "train"]  # sorted: the stages a new model reruns
 
 LIVE_FILES = [f"reports/train/plots/metrics/{split}/{name}.tsv" for split in ("train", "eval")
               for name in ("accuracy", "loss")]
 OUTPUTS = [
     "data/raw/mnist.npz", "data/prepared/mnist.npz", "models/model.keras", "reports/metrics.json",
     "reports/predictions.csv", "reports/per_class.csv", "reports/per_class.md", "reports/train/metrics.json",
-    *LIVE_FILES,
+    *LIVE_FILES, "reports/photo_metrics.json", "reports/photo_conditions.md", "reports/photo_failures.png",
 ]
 
 
@@ -71,6 +71,15 @@ def test_a_train_param_reruns_train_and_what_reads_the_model_only(workspace):
 def test_an_evaluate_param_reruns_evaluate_alone(workspace):
     set_param(workspace, "evaluate", "misclassified_count", 9)
     assert ran_stages(dvc(workspace, "repro").stdout) == ["evaluate"]
+
+
+def test_a_photo_benchmark_param_or_the_photo_path_reruns_the_benchmark_alone(workspace):
+    set_param(workspace, "photo_benchmark", "seed", 7)
+    assert ran_stages(dvc(workspace, "repro").stdout) == ["photo_benchmark"]
+    with open(workspace / "mnist_dvc" / "photo.py", "a") as module:
+        module.write("\n# an edit\n")
+    assert "photo_benchmark" in ran_stages(dvc(workspace, "repro").stdout)
+    assert json.loads((workspace / "reports" / "photo_metrics.json").read_text())["single_photos"] == 6
 
 
 def test_editing_a_stage_reruns_it_and_an_unchanged_output_stops_the_cascade(workspace):
