@@ -20,12 +20,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 
-# Polylines in a unit box (x right, y down).
 def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, steps: int = 12) -> list:
     return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
             for a in np.linspace(start, end, steps)]
 
 
+# Each digit's strokes as polylines in a unit box (x right, y down).
 STROKES: dict[int, list[list[tuple[float, float]]]] = {
     0: [_arc(0.5, 0.5, 0.32, 0.5, -90, 275, 20), [(0.85, 0.0), (0.15, 1.0)]],
     1: [[(0.0, 0.45), (0.6, 0.0), (0.6, 1.0)], [(0.2, 1.0), (1.0, 1.0)]],
