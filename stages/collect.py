@@ -42,7 +42,10 @@ def line_count(text: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(prog="python -m stages.collect", description=__doc__.split("\n\n")[0],
-                    epilog="Example: write 0123456789 five times, photograph it, then "
+                    epilog="Every line of the sheet must hold exactly the digits of --labels, else nothing is "
+                           "saved. Each digit is saved as a PNG crop named by the sha256 of its bytes, so "
+                           "collecting a sheet twice saves nothing new; then run `dvc repro`. Example: write "
+                           "0123456789 five times, photograph it, then "
                            "`python -m stages.collect sheet.jpg --labels 0123456789 --repeat 5`.")
     parser.add_argument("sheet", type=Path, metavar="SHEET", help="a photo or scan of the written sheet")
     parser.add_argument("--labels", type=label_string, required=True,
