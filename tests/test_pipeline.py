@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 ALL_STAGES = ["own_data", "fetch", "normalize", "prepare_own", "train", "evaluate", "evaluate_own", "classify_own",
               "photo_benchmark"]
-AFTER_TRAIN = ["classify_own", "evaluate", "evaluate_own", "photo_benchmark", "train"]  # sorted: what a new model reruns
+# sorted: the stages a new model reruns
+AFTER_TRAIN = ["classify_own", "evaluate", "evaluate_own", "photo_benchmark", "train"]
 
 LIVE_FILES = [f"reports/train/plots/metrics/{split}/{name}.tsv" for split in ("train", "eval")
               for name in ("accuracy", "loss")]
