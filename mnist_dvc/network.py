@@ -19,6 +19,7 @@ from tensorflow import keras
 
 from mnist_dvc import params
 from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, ZIP_EPOCH, UserError, atomic_path
+from mnist_dvc.own import training_copies
 
 # Several steps per call into the compiled graph: per-step Python dispatch dominates an epoch otherwise.
 STEPS_PER_EXECUTION = 64
@@ -205,9 +206,12 @@ def make_optimizer(config: params.TrainParams, steps_per_epoch: int) -> keras.op
 
 
 def train(
-    arrays: dict[str, np.ndarray], config: params.TrainParams, extra_callbacks: tuple = ()
+    arrays: dict[str, np.ndarray], config: params.TrainParams, extra_callbacks: tuple = (),
+    own: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[keras.Sequential, dict[str, list[float]], dict[str, float]]:
-    """Fit on the training split, validating on the held-out part.
+    """Fit on the training split, validating on the held-out part. `own` (images 0..1, labels), if given
+    and not empty, is mixed into the training part: repeated and distorted to make up
+    `own_data_fraction` of it.
 
     Returns the model, its per-epoch history and its final validation loss and accuracy (the restored
     best weights' when early stopping restored them).
@@ -216,11 +220,15 @@ def train(
     tf.config.experimental.enable_op_determinism()
     train_idx, val_idx = split_validation(len(arrays["y_train"]), config.validation_fraction, config.seed)
     x, y = arrays["x_train"], arrays["y_train"]
-    train_data = make_dataset(x[train_idx], y[train_idx], config, training=True)
+    x_fit, y_fit = x[train_idx], y[train_idx]
+    if own is not None and len(own[1]):
+        x_own, y_own = training_copies(*own, len(train_idx), config.own_data_fraction, config.seed)
+        x_fit, y_fit = np.concatenate([x_fit, x_own]), np.concatenate([y_fit, y_own])
+    train_data = make_dataset(x_fit, y_fit, config, training=True)
     val_data = make_dataset(x[val_idx], y[val_idx], config, training=False)
 
     model = build_model(config)
-    steps_per_epoch = -(-len(train_idx) // config.batch_size)
+    steps_per_epoch = -(-len(y_fit) // config.batch_size)
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),

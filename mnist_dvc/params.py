@@ -108,6 +108,14 @@ class TrainParams:
     validation_fraction: float = _spec(
         0.1, lambda value: 0 < value <= 0.5, "a fraction in (0, 0.5]: at least half the images are for training")
     seed: int = _spec(42, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
+    own_data_fraction: float = _spec(
+        0.0, lambda value: 0 <= value <= 0.5, "a fraction in [0, 0.5] of the training examples (0 = off)")
+
+
+@dataclass(frozen=True)
+class OwnParams:
+    holdout_fraction: float = _spec(0.5, lambda value: 0 < value <= 1, "a fraction in (0, 1]")
+    seed: int = _spec(0, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
 
 
 @dataclass(frozen=True)
@@ -127,8 +135,8 @@ class PhotoBenchmarkParams:
     seed: int = _spec(2026, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
 
 
-SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "evaluate": EvaluateParams,
-                             "photo_benchmark": PhotoBenchmarkParams}
+SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "own": OwnParams,
+                             "evaluate": EvaluateParams, "photo_benchmark": PhotoBenchmarkParams}
 
 Section = TypeVar("Section")
 
@@ -291,7 +299,7 @@ def read_params_file(path: Path = PARAMS_FILE) -> dict[str, Any]:
 
 
 def load(name: str, path: Path = PARAMS_FILE) -> Any:
-    """Load and validate one section of params.yaml (fetch, train, evaluate or photo_benchmark)."""
+    """Load and validate one section of params.yaml (fetch, train, own, evaluate or photo_benchmark)."""
     document = read_params_file(path)
     if name not in document:
         raise UserError(f"params.yaml: section '{name}' is missing; expected keys: "

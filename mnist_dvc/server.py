@@ -1,6 +1,6 @@
 """A local web app on the trained model: draw or photograph digits in the browser.
 
-    python -m mnist_dvc.server [--host 127.0.0.1] [--port 8000] [--model models/model.keras]
+    python -m mnist_dvc.server [--host 127.0.0.1] [--port 8000] [--model models/model.keras] [--own data/own]
 
 The model is loaded once and kept; every image goes through the same photo → digits path as
 `python -m stages.predict` (mnist_dvc.photo, mnist_dvc.reading). Routes:
@@ -9,11 +9,15 @@ The model is loaded once and kept; every image goes through the same photo → d
 - POST /api/predict, multipart field `image`: the JSON object `predict --json` prints, plus for each
   digit its 28x28 input as a PNG data URL (`input`) and all ten probabilities (`probabilities`), and the
   image's size (`size`, the pixels the boxes are in);
-- GET /api/health: whether the model is loaded, its path and md5.
+- GET /api/health: whether the model is loaded, its path and md5;
+- POST /api/samples, multipart fields `image` (a PNG or JPEG of one digit) and `digit` (0-9): the user
+  says what the digit should be; the image's bytes are saved as data/own/<digit>/<sha256 of them>.png
+  (or .jpg), atomically and never twice, as a labelled sample for `dvc repro` to score and learn from.
+  Answers {"saved", "path", "digit", "counts"}; GET /api/samples answers {"counts"}: samples per digit.
 
 Errors are one-line JSON objects {"error": "..."}: 400 for a malformed request, 413 for an upload over
 20 MB, 422 for an image that cannot be read as digits, 503 while there is no model. Uploads are held in
-memory only, never written to disk, and dropped once answered.
+memory only and dropped once answered; only an image the user labels with POST /api/samples is kept.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnist_dvc.common import IMAGE_SIZE, UserError, file_digest, load_model, run_main
+from mnist_dvc.own import OWN, sample_counts, save_sample
 from mnist_dvc.photo import Photo, read_photo
 from mnist_dvc.reading import Answer, read_photos
 
@@ -222,9 +227,9 @@ def upload_name(raw: bytes | None) -> str:
     return name or "image"
 
 
-async def read_image_field(request: Request) -> tuple[str, bytes]:
-    """The name and bytes of the form field `image`, read into memory and never more than
-    MAX_BODY_BYTES: a larger declared length is refused before anything is read."""
+async def read_form(request: Request) -> dict[bytes, tuple[bytes | None, bytes]]:
+    """The multipart form's fields, {name: (file name or None, bytes)}, read into memory and never more
+    than MAX_BODY_BYTES: a larger declared length is refused before anything is read."""
     kind, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
@@ -254,6 +259,11 @@ async def read_image_field(request: Request) -> tuple[str, bytes]:
         parser.finalize()
     except FormParserError as error:
         raise ApiError(400, f"malformed multipart form ({error})") from None
+    return found
+
+
+def image_field(found: dict[bytes, tuple[bytes | None, bytes]]) -> tuple[str, bytes]:
+    """The name and bytes of the form field `image`."""
     if b"image" not in found:
         raise ApiError(400, "the form has no field named 'image'")
     name, data = found[b"image"]
@@ -267,9 +277,49 @@ async def read_image_field(request: Request) -> tuple[str, bytes]:
 async def predict(request: Request) -> JSONResponse:
     reader: Reader = request.app.state.reader
     reader.check()  # before reading an upload there is no model for
-    name, data = await read_image_field(request)
+    name, data = image_field(await read_form(request))
     answer = await asyncio.get_running_loop().run_in_executor(reader.pool, reader.read, data, name)
     return JSONResponse(answer)
+
+
+SAMPLE_SUFFIXES = {b"\x89PNG\r\n\x1a\n": ".png", b"\xff\xd8\xff": ".jpg"}  # by the file's first bytes
+
+
+def counts_json(root: Path) -> dict[str, int]:
+    return {str(digit): count for digit, count in sample_counts(root).items()}
+
+
+def save_labelled(root: Path, data: bytes, name: str, digit: int) -> dict:
+    """Keep one digit's image as a labelled sample of `digit`; ApiError 422 unless it is a PNG or JPEG
+    in which exactly one digit is found."""
+    suffix = next((suffix for magic, suffix in SAMPLE_SUFFIXES.items() if data.startswith(magic)), None)
+    if suffix is None:
+        raise ApiError(422, f"{name}: only a PNG or JPEG image can be kept as a sample")
+    try:
+        found = len(read_photo(data, name).digits)
+    except UserError as error:
+        raise ApiError(422, str(error)) from None
+    if found != 1:
+        raise ApiError(422, f"{name}: {found} digits found; a sample must be one digit")
+    path, saved = save_sample(root, digit, data, suffix)
+    return {"saved": saved, "path": path.as_posix(), "digit": digit, "counts": counts_json(root)}
+
+
+async def add_sample(request: Request) -> JSONResponse:
+    found = await read_form(request)
+    name, data = image_field(found)
+    label = found.get(b"digit", (None, b""))[1].decode("ascii", "replace").strip()
+    if len(label) != 1 or not label.isdigit():
+        raise ApiError(400, f"the form's field 'digit' must be one digit 0-9, got {label[:20]!r}")
+    root: Path = request.app.state.own
+    reader: Reader = request.app.state.reader
+    answer = await asyncio.get_running_loop().run_in_executor(
+        reader.pool, save_labelled, root, data, name, int(label))
+    return JSONResponse(answer)
+
+
+async def samples(request: Request) -> JSONResponse:
+    return JSONResponse({"counts": counts_json(request.app.state.own)})
 
 
 async def health(request: Request) -> JSONResponse:
@@ -306,14 +356,17 @@ def with_security_headers(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
-def create_app(model_path: Path = MODEL, web: Path = WEB) -> Starlette:
-    """The app, with the model at `model_path` loaded (or its absence noted)."""
+def create_app(model_path: Path = MODEL, web: Path = WEB, own: Path = OWN) -> Starlette:
+    """The app, with the model at `model_path` loaded (or its absence noted), keeping labelled samples
+    under `own`."""
+    api = [Route("/predict", predict, methods=["POST"]), Route("/health", health),
+           Route("/samples", add_sample, methods=["POST"]), Route("/samples", samples)]
     app = Starlette(
-        routes=[Mount("/api", routes=[Route("/predict", predict, methods=["POST"]), Route("/health", health)]),
-                Mount("/", StaticFiles(directory=web, html=True))],
+        routes=[Mount("/api", routes=api), Mount("/", StaticFiles(directory=web, html=True))],
         exception_handlers={ApiError: api_error, HTTPException: http_error, Exception: internal_error},
     )
     app.state.reader = Reader(model_path)
+    app.state.own = own
     app.add_middleware(with_security_headers)
     return app
 
@@ -341,6 +394,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--model", type=Path, default=MODEL, help=f"the trained model (default {MODEL})")
+    parser.add_argument("--own", type=Path, default=OWN,
+                        help=f"where drawings labelled on the page are kept, in folders 0-9 (default {OWN})")
     return parser.parse_args(argv)
 
 
@@ -350,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     sock = listen(args.host, args.port)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app = create_app(args.model)
+    app = create_app(args.model, own=args.own)
     status = app.state.reader.health()
     if status["model_loaded"]:
         print(f"model: {status['model']} (md5 {status['md5']})")

@@ -1,7 +1,9 @@
 """Stage 3, train: fit the Sequential 784 → hidden Dense layers → 10 network, write models/model.keras.
 
 Everything comes from params.yaml `train:`. A seeded `validation_fraction` of the 60,000 training
-images is held out for validation; the test images are never read here.
+images is held out for validation; the test images are never read here. With `own_data_fraction` > 0,
+your labelled digits in data/prepared/own_train.npz (never the held-out ones) are repeated, slightly
+distorted, to make up that share of the training examples.
 
 Per-epoch figures are logged with DVCLive into reports/train/ as each epoch ends, so `dvc exp show`
 (and DVC's VS Code extension and Studio) follow a running experiment epoch by epoch:
@@ -22,10 +24,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from mnist_dvc import params
-from mnist_dvc.common import NUM_CLASSES, UserError, atomic_paths, load_mnist, run_main
+from mnist_dvc.common import NUM_CLASSES, UserError, atomic_paths, load_mnist, run_main, scale_pixels
+from mnist_dvc.own import load_set
 
 INPUT = Path("data/prepared/mnist.npz")
+OWN_TRAIN_SET = Path("data/prepared/own_train.npz")
 MODEL = Path("models/model.keras")
 LIVE_DIR = Path("reports/train")
 # Validation accuracy below this is no better than guessing (1 in 10): the run learned nothing.
@@ -44,9 +50,18 @@ def open_live():
                         "commit once (git add -A && git commit) and run again") from None
 
 
+def own_samples(config: params.TrainParams) -> tuple[np.ndarray, np.ndarray] | None:
+    """Your labelled digits to mix in (frames scaled to 0..1, labels), or None when the param is off."""
+    if config.own_data_fraction == 0:
+        return None
+    own = load_set(OWN_TRAIN_SET)
+    return scale_pixels(own["x"]), own["y"]
+
+
 def main() -> None:
     config = params.load("train")
     arrays = load_mnist(INPUT, normalized=True, splits=("train",))
+    own = own_samples(config)
     # TensorFlow (and DVCLive, which opens the DVC repository) load only once the params and the data
     # have passed their checks.
     from dvclive.keras import DVCLiveCallback
@@ -56,7 +71,7 @@ def main() -> None:
     started = time.perf_counter()
     with open_live() as live:
         live.step = 1  # DVCLive counts steps from 0; the plots and `step` count epochs from 1
-        model, history, validation = network.train(arrays, config, (DVCLiveCallback(live=live),))
+        model, history, validation = network.train(arrays, config, (DVCLiveCallback(live=live),), own=own)
         live.summary["eval"] = {"accuracy": float(validation["accuracy"]), "loss": float(validation["loss"])}
     seconds = time.perf_counter() - started
     val_loss, val_accuracy = float(validation["loss"]), float(validation["accuracy"])
@@ -65,8 +80,9 @@ def main() -> None:
                         "try a smaller train.learning_rate")
     with atomic_paths(MODEL) as (model_tmp,):
         network.write_model(model, model_tmp)
+    mixed = f"; {len(own[1])} own digits mixed in" if own and len(own[1]) else ""
     print(f"train: {len(history['loss'])} epochs in {seconds:.1f} s; validation accuracy "
-          f"{val_accuracy:.4f}; wrote {MODEL}")
+          f"{val_accuracy:.4f}{mixed}; wrote {MODEL}")
     if val_accuracy < CHANCE_LEVEL:
         print(f"warning: validation accuracy {val_accuracy:.4f} is chance level (0.1 is guessing): "
               "the model learned nothing; check train.learning_rate, train.epochs and the data", file=sys.stderr)

@@ -19,8 +19,10 @@ from tests.conftest import VENV_BIN, git_commit, make_small_repo, ran_stages, ru
 
 pytestmark = pytest.mark.slow
 
-ALL_STAGES = ["fetch", "normalize", "train", "evaluate", "classify_own", "photo_benchmark"]
-AFTER_TRAIN = ["classify_own", "evaluate", "photo_benchmark", "train"]  # sorted: the stages a new model reruns
+ALL_STAGES = ["own_data", "fetch", "normalize", "prepare_own", "train", "evaluate", "evaluate_own", "classify_own",
+              "photo_benchmark"]
+# sorted: the stages a new model reruns
+AFTER_TRAIN = ["classify_own", "evaluate", "evaluate_own", "photo_benchmark", "train"]
 
 LIVE_FILES = [f"reports/train/plots/metrics/{split}/{name}.tsv" for split in ("train", "eval")
               for name in ("accuracy", "loss")]

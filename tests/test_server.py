@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -201,3 +202,48 @@ def test_the_traced_model_gives_the_models_own_numbers(stroke_model):
     model = load_model(stroke_model)
     images = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
     np.testing.assert_array_equal(np.asarray(server.TracedModel(model)(images)), np.asarray(model(images)))
+
+
+# --- "this should be a …": labelled samples ---------------------------------------------------------
+
+@pytest.fixture
+def labelling(stroke_model, tmp_path):
+    with TestClient(server.create_app(stroke_model, own=tmp_path / "own")) as test_client:
+        yield test_client, tmp_path / "own"
+
+
+def keep(client: TestClient, data: bytes, digit: str, name: str = "drawing.png"):
+    return client.post("/api/samples", files={"image": (name, data, "image/png")}, data={"digit": digit})
+
+
+def test_a_labelled_drawing_is_kept_once_under_its_content_hash_and_counted(labelling):
+    client, own = labelling
+    assert client.get("/api/samples").json() == {"counts": {str(d): 0 for d in range(10)}}
+    data = png_bytes(draw("7", 256, 128))
+    first = keep(client, data, "7").json()
+    path = own / "7" / f"{hashlib.sha256(data).hexdigest()}.png"
+    assert first == {"saved": True, "path": path.as_posix(), "digit": 7,
+                     "counts": {str(d): int(d == 7) for d in range(10)}}
+    assert path.read_bytes() == data
+    assert keep(client, data, "7").json()["saved"] is False  # the same drawing again: nothing new
+    assert keep(client, png_bytes(draw("1", 256, 128)), "1").json()["counts"]["1"] == 1
+    assert sorted(p.relative_to(own).parts[0] for p in own.rglob("*.png")) == ["1", "7"]
+    assert not list(own.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(("digit", "message"), [("", "'digit'"), ("12", "'digit'"), ("x", "'digit'")])
+def test_a_sample_without_one_digit_label_is_refused(labelling, digit, message):
+    client, own = labelling
+    assert message in one_line_error(keep(client, png_bytes(draw("7", 256, 128)), digit), 400)
+    assert not own.exists()
+
+
+def test_a_sample_must_be_one_digit_in_a_png_or_jpeg(labelling):
+    client, own = labelling
+    assert "2 digits found" in one_line_error(keep(client, png_bytes(draw("71", 256, 128)), "7"), 422)
+    blank = png_bytes(Image.new("L", (256, 128), 255))
+    assert "no ink" in one_line_error(keep(client, blank, "3"), 422)
+    buffer = io.BytesIO()
+    draw("7", 256, 128).save(buffer, format="BMP")
+    assert "PNG or JPEG" in one_line_error(keep(client, buffer.getvalue(), "7", "seven.bmp"), 422)
+    assert not own.exists()

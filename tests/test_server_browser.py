@@ -67,6 +67,7 @@ def test_draw_a_7_then_a_1_and_read_71_then_read_a_photo(browser, live_server, t
     wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "7", "7")
     pen_stroke(browser, pad, ONE)
     wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "71", "71")
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-testid=label-row]").is_displayed()  # two digits
     seen = browser.find_elements(By.CSS_SELECTOR, "[data-testid=digit] img")
     assert [image.get_property("naturalWidth") for image in seen] == [28, 28]
     browser.save_screenshot(str(tmp_path / "draw.png"))
@@ -75,6 +76,11 @@ def test_draw_a_7_then_a_1_and_read_71_then_read_a_photo(browser, live_server, t
 
     browser.find_element(By.ID, "undo").click()
     wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "7", "7 after undo")
+    label_row = browser.find_element(By.CSS_SELECTOR, "[data-testid=label-row]")
+    wait_for(browser, label_row.is_displayed, "the 'this should be a' row under one digit")
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=label-7]").click()
+    wait_for(browser, lambda: "Kept as a 7." in text_of(browser, "[data-testid=samples]"), "the kept sample")
+    assert "7: 1" in text_of(browser, "[data-testid=samples]")
 
     photo = tmp_path / "photo.jpg"
     photo_of_digits(photo, "274")

@@ -10,6 +10,7 @@ const $ = (id) => document.getElementById(id);
 const pad = $("pad");
 const strokes = []; // each stroke a list of [x, y] points in 0..1 of the pad's width and height
 const answers = { draw: null, photo: null }; // the last answer of each tab
+const sent = { draw: null, photo: null }; // the image each answer is for: { blob, name }
 const pending = { draw: null, photo: null }; // the request in flight for each tab, to cancel
 let mode = "draw";
 let drawing = null; // the stroke under the pointer
@@ -120,6 +121,7 @@ function readDrawing() {
   if (!strokes.length) {
     if (pending.draw) pending.draw.abort();
     answers.draw = null;
+    sent.draw = null;
     if (mode === "draw") show(null);
     return;
   }
@@ -188,6 +190,7 @@ async function ask(blob, name, from) {
   if (pending[from] !== controller) return; // a newer question was asked meanwhile
   pending[from] = null;
   answers[from] = answer;
+  sent[from] = { blob, name };
   if (from === "photo") drawBoxes(answer);
   if (from === mode) show(answer);
 }
@@ -235,12 +238,61 @@ function show(answer, waiting = "") {
     $("number").textContent = "";
     $("digits").replaceChildren();
     message.textContent = answer ? answer.error : waiting || (mode === "draw" ? "Draw a digit above." : "Choose a photo.");
+    showLabelRow(null);
     return;
   }
   $("number").textContent = answer.number;
   const count = answer.digits.length;
   message.textContent = count === 1 ? `${percent(answer.probability)} sure` : `${count} digits, read left to right`;
   $("digits").replaceChildren(...answer.digits.map(digitCard));
+  showLabelRow(answer);
+}
+
+// --- "this should be a …": keeping a drawing as a labelled sample in data/own/<digit>/ ---------------
+
+function showLabelRow(answer) {
+  $("label-row").hidden = !(answer && answer.digits.length === 1 && sent[mode]);
+}
+
+function showCounts(counts, saved) {
+  const each = Object.entries(counts).map(([digit, count]) => `${digit}: ${count}`).join(" · ");
+  $("samples").textContent = `${saved ? saved + " " : ""}Your samples per digit — ${each}`;
+}
+
+async function keep(digit) {
+  const image = sent[mode];
+  if (!image) return;
+  const form = new FormData();
+  form.append("image", image.blob, image.name);
+  form.append("digit", String(digit));
+  try {
+    const response = await fetch("api/samples", { method: "POST", body: form });
+    const result = await response.json();
+    if (result.error) {
+      $("samples").textContent = result.error;
+      return;
+    }
+    showCounts(result.counts, result.saved ? `Kept as a ${digit}.` : `Already kept as a ${digit}.`);
+  } catch {
+    $("samples").textContent = "no answer from the app: is the server still running?";
+  }
+}
+
+for (let digit = 0; digit <= 9; digit += 1) {
+  const button = element("button", "label", String(digit));
+  button.type = "button";
+  button.dataset.testid = `label-${digit}`;
+  button.title = `Keep this as a sample of ${digit}`;
+  button.addEventListener("click", () => keep(digit));
+  $("label-buttons").append(button);
+}
+
+async function loadCounts() {
+  try {
+    showCounts((await (await fetch("api/samples")).json()).counts, "");
+  } catch {
+    // the counts are shown after the first sample is kept
+  }
 }
 
 function noModel() {
@@ -278,3 +330,4 @@ async function checkModel() {
 
 choose("draw");
 checkModel();
+loadCounts();

@@ -1,0 +1,62 @@
+"""Stage, evaluate_own: the model on the held-out share of your labelled digits.
+
+Writes reports/own_metrics.json (how many samples were scored, accuracy and per-digit recall; with no
+samples a count of 0 and nothing else) and reports/own_predictions.csv (path,actual,predicted: DVC's
+confusion plot). Only data/prepared/own_holdout.npz is read: never a sample the model trained on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mnist_dvc.common import class_probabilities, load_model, run_main, scale_pixels, write_text_atomic
+from mnist_dvc.own import load_set
+
+HOLDOUT_SET = Path("data/prepared/own_holdout.npz")
+MODEL = Path("models/model.keras")
+METRICS = Path("reports/own_metrics.json")
+PREDICTIONS = Path("reports/own_predictions.csv")
+
+
+def metrics_document(actual: np.ndarray, predicted: np.ndarray) -> dict:
+    """{"samples": n, "accuracy": ..., "recall": {digit: ...}} over the digits that have samples."""
+    if not len(actual):
+        return {"samples": 0}
+    return {
+        "samples": len(actual),
+        "accuracy": round(float(np.mean(actual == predicted)), 6),
+        "recall": {str(digit): round(float(np.mean(predicted[actual == digit] == digit)), 6)
+                   for digit in np.unique(actual).tolist()},
+    }
+
+
+def predictions_csv(names: list[str], actual: np.ndarray, predicted: np.ndarray) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("path", "actual", "predicted"))
+    writer.writerows(zip(names, actual.tolist(), predicted.tolist(), strict=True))
+    return buffer.getvalue()
+
+
+def main() -> None:
+    arrays = load_set(HOLDOUT_SET)
+    actual = arrays["y"].astype(np.int64)
+    predicted = np.zeros(0, np.int64)
+    if len(actual):
+        predicted = class_probabilities(load_model(MODEL), scale_pixels(arrays["x"])).argmax(axis=1)
+    metrics = metrics_document(actual, predicted)
+    write_text_atomic(METRICS, json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(PREDICTIONS, predictions_csv(arrays["names"].tolist(), actual, predicted))
+    if len(actual):
+        print(f"evaluate_own: accuracy {metrics['accuracy']:.4f} on {len(actual)} held-out own digits")
+    else:
+        print("evaluate_own: no labelled own digits to score (add some to data/own/<digit>/)")
+
+
+if __name__ == "__main__":
+    run_main(main)
