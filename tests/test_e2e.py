@@ -33,7 +33,10 @@ def real_repo(tmp_path_factory) -> Path:
     run(["git", "init", "-q"], cwd=repo)
     git_commit(repo, "copy")  # DVCLive, in the train stage, reads the current revision
     result = run(["dvc", "repro"], cwd=repo, timeout=1800)
-    assert ran_stages(result.stdout)[:2] == ["fetch", "normalize"], result.stdout
+    # Stages after train rerun only if the model differs from the one dvc.lock records; it should not.
+    stages = ran_stages(result.stdout)
+    assert {"fetch", "normalize", "train"} <= set(stages), result.stdout
+    assert stages.index("fetch") < stages.index("normalize") < stages.index("train"), result.stdout
     return repo
 
 
