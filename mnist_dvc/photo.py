@@ -67,7 +67,12 @@ def load_image(source: str | Path | bytes, name: str) -> tuple[np.ndarray, float
     `source` is a path or the file's bytes; `name` is how errors refer to it. Larger photos are
     reduced so the longer side is at most WORKING_SIDE (JPEGs are decoded reduced, which is fast).
     """
-    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    if not isinstance(source, bytes | bytearray):
+        try:
+            source = Path(source).read_bytes()
+        except OSError as error:
+            raise UserError(f"{name}: cannot read ({error.strerror or type(error).__name__})") from None
+    stream = io.BytesIO(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -95,17 +95,9 @@ def crop(photo: Photo, digit: Digit) -> bytes:
     return buffer.getvalue()
 
 
-def read_sheet(path: Path) -> Photo:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise UserError(f"{path}: cannot read ({error.strerror or type(error).__name__})") from None
-    return read_photo(data, str(path))
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    photo = read_sheet(args.sheet)
+    photo = read_photo(args.sheet, str(args.sheet))
     labelled = match_labels(str(args.sheet), photo.digits, args.labels, args.repeat)
     crops = [(label, crop(photo, digit)) for digit, label in labelled]
     if args.dry_run:

@@ -92,14 +92,6 @@ def collect_images(paths: list[str]) -> tuple[list[Path], list[str]]:
     return images, errors
 
 
-def read_file(path: Path) -> Photo:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise UserError(f"{path}: cannot read ({error.strerror or type(error).__name__})") from None
-    return read_photo(data, str(path))
-
-
 def answers_csv(answers: list[Answer]) -> str:
     return csv_text(CSV_COLUMNS, ([answer.path, answer.number, answer.single.digit if answer.single else "",
                                    f"{answer.single.probability:.6f}" if answer.single else ""]
@@ -139,7 +131,7 @@ def predict(args: argparse.Namespace) -> int:
     photos = []
     for path in images:
         try:
-            photos.append((str(path), read_file(path)))
+            photos.append((str(path), read_photo(path, str(path))))
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             errors.append(str(error))
