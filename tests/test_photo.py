@@ -162,6 +162,39 @@ def test_paper_level_follows_a_shadow_edge_and_ignores_the_strokes():
     assert ink[:, 140:160].max() < 0.05  # the shadow's edge is not ink
 
 
+def shadow_wedge(size: tuple[int, int], tip: tuple[int, int], depth: float = 0.5) -> np.ndarray:
+    """How much light reaches each pixel under a hard-edged shadow whose pointed corner (60 degrees)
+    lies at `tip` (x, y), inside the photo, its body running off to the right."""
+    rows, cols = np.indices(size[::-1], dtype=np.float32)
+    inside = np.abs(rows - tip[1]) < (cols - tip[0]) * np.tan(np.radians(30))
+    return np.where(inside, depth, 1.0).astype(np.float32)
+
+
+def test_a_shadows_corner_inside_the_photo_is_not_ink():
+    light = shadow_wedge((400, 300), (120, 150))
+    image = add_noise(Image.fromarray((225 * light).astype(np.uint8)))
+    with pytest.raises(UserError, match="no ink found"):
+        photo.read_photo(encode(image), "corner.png")
+
+
+def test_a_digit_beside_a_shadows_corner_is_the_only_thing_read():
+    image = sheet((400, 300))
+    draw(image, STROKES["7"], 30, 40, 120, 5)
+    shaded = np.asarray(image, dtype=np.float32) * shadow_wedge((400, 300), (200, 200))
+    digits = photo.read_photo(encode(add_noise(Image.fromarray(shaded.astype(np.uint8)))), "beside.png").digits
+    assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.8
+
+
+def test_dark_writing_in_a_mostly_shadowed_photo_is_not_taken_for_light_writing():
+    image = sheet((400, 300), 90)  # a dim photo...
+    values = np.asarray(image, dtype=np.float32)
+    values[:, 300:] = 220  # ...with a lit strip along one side
+    shaded = Image.fromarray(values.astype(np.uint8))
+    draw(shaded, STROKES["7"], 120, 60, 180, 6, 25)
+    digits = photo.read_photo(encode(add_noise(shaded)), "dim.png").digits
+    assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.8
+
+
 def test_blue_ink_on_yellow_paper_is_ink():
     image = Image.new("RGB", (300, 300), (240, 225, 150))
     draw(image, STROKES["7"], 100, 60, 180, 6, (40, 60, 170))
