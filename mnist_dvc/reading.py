@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_dvc.common import class_probabilities, scale_pixels
-from mnist_dvc.photo import Box, Digit, Photo
+from mnist_dvc.photo import Box, Digit
 
 
 @dataclass(frozen=True)
@@ -91,14 +91,14 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, runners_up
     return Answer(path, answers)
 
 
-def read_photos(model, photos: list[tuple[str, Photo]], runners_up: int = 2) -> list[Answer]:
-    """Classify every digit of every photo in one batch, and answer per photo."""
-    counts = [len(photo.digits) for _, photo in photos]
+def read_photos(model, photos: list[tuple[str, list[Digit]]], runners_up: int = 2) -> list[Answer]:
+    """Classify the digits found in every photo, (name, digits) each, in one batch; answer per photo."""
+    counts = [len(digits) for _, digits in photos]
     if not sum(counts):
         return [Answer(path, []) for path, _ in photos]
-    probabilities = class_probabilities(model, frames_of([d for _, photo in photos for d in photo.digits]))
+    probabilities = class_probabilities(model, frames_of([digit for _, digits in photos for digit in digits]))
     answers, start = [], 0
-    for (path, photo), count in zip(photos, counts, strict=True):
-        answers.append(answer(path, photo.digits, probabilities[start:start + count], runners_up))
+    for (path, digits), count in zip(photos, counts, strict=True):
+        answers.append(answer(path, digits, probabilities[start:start + count], runners_up))
         start += count
     return answers

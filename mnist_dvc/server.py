@@ -178,7 +178,7 @@ class Reader:
             raise ApiError(422, str(error)) from None
         with self.model_lock:
             # All nine runners-up, for the page's bars; answer_json cuts them back to predict's.
-            answer = read_photos(model, [(name, photo)], runners_up=9)[0]
+            answer = read_photos(model, [(name, photo.digits)], runners_up=9)[0]
         return answer_json(answer, photo)
 
 

@@ -138,7 +138,8 @@ def predict(args: argparse.Namespace) -> int:
 
     answers: list[Answer] = []
     if photos:
-        answers = read_photos(load_model(args.model), photos, args.runners_up)
+        answers = read_photos(load_model(args.model), [(name, photo.digits) for name, photo in photos],
+                              args.runners_up)
     taken: set[str] = set()
     for (name, photo), answer in zip(photos, answers, strict=True):
         print(json.dumps(answer.as_dict()) if args.json else answer.as_line())

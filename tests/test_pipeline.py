@@ -29,7 +29,8 @@ LIVE_FILES = [f"reports/train/plots/metrics/{split}/{name}.tsv" for split in ("t
 OUTPUTS = [
     "data/raw/mnist.npz", "data/prepared/mnist.npz", "models/model.keras", "reports/metrics.json",
     "reports/predictions.csv", "reports/per_class.csv", "reports/per_class.md", "reports/train/metrics.json",
-    *LIVE_FILES, "reports/photo_metrics.json", "reports/photo_conditions.md", "reports/photo_failures.png",
+    *LIVE_FILES, "reports/photo_metrics.json", "reports/photo_conditions.csv", "reports/photo_conditions.md",
+    "reports/photo_failures.png",
 ]
 
 
