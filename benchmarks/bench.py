@@ -8,7 +8,12 @@ Needs data/prepared/mnist.npz (run `dvc repro` first). Measures, in one run on t
   3. the compute floor: 6 x weights x samples FLOPs per epoch over a float32 matmul rate measured now;
   4. test accuracy of (1) and (2), and wall time until each first reaches 98.0% test accuracy;
   5. wall time of each stage, of a full `dvc repro -f` (data already downloaded) and of a no-op `dvc repro`;
-  6. peak resident memory of each stage.
+  6. peak resident memory of each stage;
+  7. reading photos: 1-megapixel phone photos (rendered as the photo benchmark renders them) read
+     through the photo path and classified in one batch, after the model is loaded, in one process and
+     on every core; and one photo read cold from the command line (`python -m stages.predict`).
+
+    python -m benchmarks.bench --photos-only    (7 alone, in about a minute; needs models/model.keras)
 Prints a table and writes reports/benchmark.json. The test set is scored after each epoch here only to
 time the 98% mark; that time is not counted and nothing is chosen from it.
 """
@@ -32,6 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import itertools
 
 import numpy as np
+from PIL import Image
 
 from mnist_dvc import params
 from mnist_dvc.common import load_mnist, write_text_atomic
@@ -181,6 +187,76 @@ def run_measured(args: list[str], cwd: Path) -> tuple[float, int]:
     return seconds, peak_kb // 1024
 
 
+PHOTO_SIZE = (1155, 866)  # 1.0 megapixel, 4:3
+
+
+def photo_files(folder: Path, count: int) -> list[Path]:
+    """`count` JPEG phone photos of 1 to 5 test digits, 1 megapixel each, written to `folder`."""
+    from mnist_dvc.render import render_photo
+
+    arrays = load_mnist(REPO / "data/raw/mnist.npz", normalized=False, splits=("test",))
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(count):
+        picked = rng.choice(len(arrays["y_test"]), size=1 if index % 2 == 0 else int(rng.integers(3, 6)))
+        rendered = render_photo(arrays["x_test"][picked], tuple(int(d) for d in arrays["y_test"][picked]),
+                                np.random.default_rng([0, index]))
+        path = folder / f"photo-{index:03d}.jpg"
+        rendered.image.convert("RGB").resize(PHOTO_SIZE, Image.Resampling.BICUBIC).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def digits_of(path: Path) -> list:
+    from mnist_dvc.common import UserError
+    from mnist_dvc.photo import read_photo
+
+    try:
+        return read_photo(path, path.name).digits
+    except UserError:
+        return []
+
+
+def time_photo_reading(count: int = 200) -> dict:
+    """Photos per second through read_photo and one batched classification, with the model loaded."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from mnist_dvc.common import load_model
+    from mnist_dvc.reading import read_photos
+
+    model = load_model(REPO / "models/model.keras")
+    workers = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory() as folder:
+        paths = photo_files(Path(folder), count)
+        read_photos(model, [(path.name, digits_of(path)) for path in paths[:5]])  # warm up
+        started = time.perf_counter()
+        one = [(path.name, digits_of(path)) for path in paths]
+        read_photos(model, one)
+        one_process = time.perf_counter() - started
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            list(pool.map(digits_of, paths[:workers]))  # the workers started and their imports done
+            started = time.perf_counter()
+            every = list(pool.map(digits_of, paths, chunksize=4))
+            read_photos(model, list(zip([path.name for path in paths], every, strict=True)))
+            all_cores = time.perf_counter() - started
+        cold, _ = run_measured([sys.executable, "-m", "stages.predict", str(paths[1])], REPO)
+    return {"photos": count, "megapixels": round(PHOTO_SIZE[0] * PHOTO_SIZE[1] / 1e6, 2), "workers": workers,
+            "photos_per_second_one_process": round(count / one_process, 1),
+            "photos_per_second_all_cores": round(count / all_cores, 1),
+            "cold_predict_one_photo_seconds": round(cold, 2)}
+
+
+def photo_table(photos: dict) -> str:
+    return "\n".join([
+        "| measure | value |", "|---|---|",
+        f"| reading {photos['megapixels']}-MP photos, model loaded: one process | "
+        f"{photos['photos_per_second_one_process']} photos/s |",
+        f"| the same on {photos['workers']} cores | {photos['photos_per_second_all_cores']} photos/s |",
+        f"| one photo, cold: `python -m stages.predict photo.jpg` | {photos['cold_predict_one_photo_seconds']} s |",
+    ])
+
+
 def table(results: dict) -> str:
     project, like, plain, floor = results["project"], results["project_no_augmentation"], results["plain_keras"], \
         results["compute_floor"]
@@ -215,7 +291,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plain-epochs", type=int, default=15, help="epochs of the plain Keras run (default 15)")
     parser.add_argument("--skip-pipeline", action="store_true", help="time training only")
+    parser.add_argument("--photos-only", action="store_true", help="time reading photos only")
     args = parser.parse_args()
+    if args.photos_only:
+        photos = time_photo_reading()
+        print(photo_table(photos))
+        previous = json.loads(OUTPUT.read_text()) if OUTPUT.is_file() else {}
+        write_text_atomic(OUTPUT, json.dumps({**previous, "photo_reading": photos}, indent=2) + "\n")
+        print(f"wrote {OUTPUT.relative_to(REPO)}")
+        return
 
     arrays = load_mnist(REPO / "data/prepared/mnist.npz", normalized=True)
     config = params.load("train", REPO / "params.yaml")
@@ -242,6 +326,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as workdir:
             results["pipeline"] = time_pipeline(Path(workdir))
         print(table(results))
+    print("reading photos ...", flush=True)
+    results["photo_reading"] = time_photo_reading()
+    print(photo_table(results["photo_reading"]))
     write_text_atomic(OUTPUT, json.dumps(results, indent=2) + "\n")
     print(f"wrote {OUTPUT.relative_to(REPO)}")
 
