@@ -207,14 +207,14 @@ def photo_files(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def digits_of(path: Path) -> list:
+def found_in(path: Path):
     from mnist_dvc.common import UserError
-    from mnist_dvc.photo import read_photo
+    from mnist_dvc.photo import Found, read_photo
 
     try:
-        return read_photo(path, path.name).digits
+        return read_photo(path, path.name).found
     except UserError:
-        return []
+        return Found([])
 
 
 def time_photo_reading(count: int = 200) -> dict:
@@ -229,15 +229,15 @@ def time_photo_reading(count: int = 200) -> dict:
     workers = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory() as folder:
         paths = photo_files(Path(folder), count)
-        read_photos(model, [(path.name, digits_of(path)) for path in paths[:5]])  # warm up
+        read_photos(model, [(path.name, found_in(path)) for path in paths[:5]])  # warm up
         started = time.perf_counter()
-        one = [(path.name, digits_of(path)) for path in paths]
+        one = [(path.name, found_in(path)) for path in paths]
         read_photos(model, one)
         one_process = time.perf_counter() - started
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            list(pool.map(digits_of, paths[:workers]))  # the workers started and their imports done
+            list(pool.map(found_in, paths[:workers]))  # the workers started and their imports done
             started = time.perf_counter()
-            every = list(pool.map(digits_of, paths, chunksize=4))
+            every = list(pool.map(found_in, paths, chunksize=4))
             read_photos(model, list(zip([path.name for path in paths], every, strict=True)))
             all_cores = time.perf_counter() - started
         cold, _ = run_measured([sys.executable, "-m", "stages.predict", str(paths[1])], REPO)

@@ -10,7 +10,8 @@ The steps, in order, each a function below:
    vignetting are paper, not ink.
 4. ink: a threshold with hysteresis on the flattened image, set from its own noise and ink levels.
 5. digits: connected pieces of ink, specks dropped, the pieces of one digit joined (a detached top of a 5,
-   a broken stroke), a piece much wider than a digit split, grouped into lines, left to right.
+   a broken stroke), a piece much wider than a digit split, grouped into lines, left to right; and
+   neighbours that may still be one digit offered joined too, for the model to choose (reading.py).
 6. strokes and framing: each digit's stroke width brought to MNIST's, then MNIST's own preparation:
    cropped, longer side 20 px, centre of mass at the centre of 28x28.
 
@@ -25,7 +26,7 @@ import io
 import itertools
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,10 @@ MNIST_STROKE_WIDTH = 2.73
 # Bringing a digit's mask down from 60 to 20 px softens its edges: the frame measures about a tenth
 # thinner than the mask it came from, so the mask is made this much wider.
 RESAMPLING_LOSS = 1.1
+# Two neighbours are offered to the model as one digit when the gap between them is at most this share of
+# their height, and together they are at most this many heights wide.
+MAX_JOIN_GAP = 0.3
+MAX_JOIN_WIDTH = 1.1
 MIN_CONTRAST = 0.08  # ink must absorb at least 8 % more light than the paper around it
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -548,8 +553,9 @@ def digit_frame(mask: np.ndarray) -> np.ndarray:
 
 # --- all of it -------------------------------------------------------------------------------------
 
-def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0) -> list[Digit]:
-    """Every digit in an RGB photo, line by line, left to right; UserError when there is no ink.
+def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0) -> tuple[list[Digit], list[Join]]:
+    """Every digit in an RGB photo, line by line, left to right, and the neighbours that may be the
+    pieces of one digit; UserError when there is no ink.
 
     Boxes are given in pixels of an image `scale` times larger than `rgb` (the original photo's).
     """
@@ -557,7 +563,28 @@ def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0) -> list[Digit]:
     found = segment(mask) if mask.any() else []
     if not found:
         raise UserError(f"{name}: no ink found (blank or uniform image)")
-    return [Digit(digit_frame(own), original_box(piece, scale), line) for line, piece, own in found]
+    digits = [Digit(digit_frame(own), original_box(piece, scale), line) for line, piece, own in found]
+    joins = [Join(first, Digit(digit_frame(own), original_box(piece, scale), found[first][0]))
+             for first, piece, own in join_candidates(found)]
+    return digits, joins
+
+
+def join_candidates(found: list[tuple[int, Piece, np.ndarray]]) -> list[tuple[int, Piece, np.ndarray]]:
+    """Neighbours in a line close enough, and together narrow enough, to be one digit in two pieces (a 4
+    written in two strokes, a 5 with its bar apart, a digit cut in two where it was one): the index of
+    the first, their joint box and their ink together. Which reading is right is the model's to say."""
+    candidates = []
+    for first, ((line, a, ink_a), (next_line, b, ink_b)) in enumerate(itertools.pairwise(found)):
+        height = max(a.height, b.height)
+        if (next_line != line or b.left - a.right > MAX_JOIN_GAP * height
+                or max(a.right, b.right) - a.left > MAX_JOIN_WIDTH * height):
+            continue
+        both = a.joined(b)
+        ink = np.zeros((both.height, both.width), dtype=bool)
+        for piece, own in ((a, ink_a), (b, ink_b)):
+            ink[piece.top - both.top:piece.bottom - both.top, piece.left - both.left:piece.right - both.left] |= own
+        candidates.append((first, both, ink))
+    return candidates
 
 
 def original_box(piece: Piece, scale: float) -> Box:
@@ -566,25 +593,46 @@ def original_box(piece: Piece, scale: float) -> Box:
 
 
 @dataclass(frozen=True)
+class Join:
+    """Two neighbouring digits, `first` and the one after it, read as one: `digit`."""
+
+    first: int
+    digit: Digit
+
+
+@dataclass(frozen=True)
+class Found:
+    """What was found in a photo: its digits, and the neighbours among them that may be one digit (the
+    model chooses: reading.read_photos)."""
+
+    digits: list[Digit]
+    joins: list[Join] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Photo:
     image: np.ndarray  # upright RGB, float32, reduced to at most WORKING_SIDE
     scale: float  # original pixels per pixel of `image`
-    digits: list[Digit]
+    found: Found
+
+    @property
+    def digits(self) -> list[Digit]:
+        return self.found.digits
 
 
 def read_photo(source: str | Path | bytes, name: str) -> Photo:
     """Load a photo (a path or the file's bytes) and find its digits."""
     rgb, scale = load_image(source, name)
-    return Photo(rgb, scale, find_digits(rgb, name, scale))
+    return Photo(rgb, scale, Found(*find_digits(rgb, name, scale)))
 
 
-def draw_boxes(photo: Photo, answers: list[str]) -> Image.Image:
-    """The photo with each digit's box and the answer for it drawn on, for showing what was read."""
+def draw_boxes(photo: Photo, answers: list[tuple[Box, str]]) -> Image.Image:
+    """The photo with each box read and the answer for it drawn on, for showing what was read."""
     image = Image.fromarray(np.clip(photo.image, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     thickness = max(2, round(max(image.size) / 300))
-    for digit, answer in zip(photo.digits, answers, strict=True):
-        left, top, width, height = (round(value / photo.scale) for value in digit.box)
+    for box, answer in answers:
+        left, top, width, height = (round(value / photo.scale) for value in box)
         draw.rectangle((left, top, left + width - 1, top + height - 1), outline=(220, 30, 30), width=thickness)
         draw.text((left + thickness, max(0, top - 12 - thickness)), answer, fill=(220, 30, 30))
     return image

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_dvc.common import class_probabilities, scale_pixels
-from mnist_dvc.photo import Box, Digit
+from mnist_dvc.photo import Box, Digit, Found
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class DigitAnswer:
     runners_up: list[tuple[int, float]]
     box: Box
     line: int
+    frame: np.ndarray  # the 28x28 image the model read (not in the JSON)
 
     def as_dict(self) -> dict:
         return {"digit": self.digit, "probability": round(self.probability, 6),
@@ -87,18 +88,47 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, runners_up
     answers = []
     for digit, row in zip(digits, probabilities, strict=True):
         best, probability, others = rank(row, runners_up)
-        answers.append(DigitAnswer(best, probability, others, digit.box, digit.line))
+        answers.append(DigitAnswer(best, probability, others, digit.box, digit.line, digit.frame))
     return Answer(path, answers)
 
 
-def read_photos(model, photos: list[tuple[str, list[Digit]]], runners_up: int = 2) -> list[Answer]:
-    """Classify the digits found in every photo, (name, digits) each, in one batch; answer per photo."""
-    counts = [len(digits) for _, digits in photos]
+def choose_digits(model, photos: list[Found]) -> list[list[Digit]]:
+    """Each photo's digits, with the neighbours that may be one digit joined where the model reads the
+    two as one digit more confidently than as two: where the joined digit's probability is above the
+    geometric mean of the two apart. The best such joins are made first, each digit in one join at most."""
+    frames = [digit for found in photos for digit in [*found.digits, *(join.digit for join in found.joins)]]
+    if not any(found.joins for found in photos):
+        return [list(found.digits) for found in photos]
+    confidence = np.log(np.maximum(class_probabilities(model, frames_of(frames)).max(axis=1), 1e-12))
+    chosen, start = [], 0
+    for found in photos:
+        digits, joins = found.digits, found.joins
+        apart, joined = confidence[start:start + len(digits)], confidence[start + len(digits):]
+        start += len(digits) + len(joins)
+        gains = [joined[k] - (apart[join.first] + apart[join.first + 1]) / 2 for k, join in enumerate(joins)]
+        made: dict[int, Digit] = {}
+        for k in sorted(range(len(joins)), key=lambda k: -gains[k]):
+            first = joins[k].first
+            if gains[k] > 0 and not {first - 1, first, first + 1} & made.keys():
+                made[first] = joins[k].digit
+        result, index = [], 0
+        while index < len(digits):
+            result.append(made.get(index, digits[index]))
+            index += 2 if index in made else 1
+        chosen.append(result)
+    return chosen
+
+
+def read_photos(model, photos: list[tuple[str, Found]], runners_up: int = 2) -> list[Answer]:
+    """Read the digits found in every photo, (name, found) each: choose between the pieces apart and
+    joined (choose_digits), then classify every digit in one batch; answer per photo."""
+    chosen = choose_digits(model, [found for _, found in photos])
+    counts = [len(digits) for digits in chosen]
     if not sum(counts):
         return [Answer(path, []) for path, _ in photos]
-    probabilities = class_probabilities(model, frames_of([digit for _, digits in photos for digit in digits]))
+    probabilities = class_probabilities(model, frames_of([digit for digits in chosen for digit in digits]))
     answers, start = [], 0
-    for (path, digits), count in zip(photos, counts, strict=True):
+    for (path, _), digits, count in zip(photos, chosen, counts, strict=True):
         answers.append(answer(path, digits, probabilities[start:start + count], runners_up))
         start += count
     return answers

@@ -178,7 +178,7 @@ class Reader:
             raise ApiError(422, str(error)) from None
         with self.model_lock:
             # All nine runners-up, for the page's bars; answer_json cuts them back to predict's.
-            answer = read_photos(model, [(name, photo.digits)], runners_up=9)[0]
+            answer = read_photos(model, [(name, photo.found)], runners_up=9)[0]
         return answer_json(answer, photo)
 
 
@@ -203,7 +203,7 @@ def answer_json(answer: Answer, photo: Photo) -> dict:
     RUNNERS_UP, plus what the page shows: each digit's 28x28 input and ten probabilities, and the
     size of the image the boxes are in."""
     result = answer.as_dict()
-    for entry, digit in zip(result["digits"], photo.digits, strict=True):
+    for entry, digit in zip(result["digits"], answer.digits, strict=True):
         entry["probabilities"] = ten_probabilities(entry)
         entry["runners_up"] = entry["runners_up"][:RUNNERS_UP]
         entry["input"] = png_data_url(digit.frame)

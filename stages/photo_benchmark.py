@@ -47,7 +47,7 @@ from mnist_dvc.common import (
     scale_pixels,
     write_bytes_atomic,
 )
-from mnist_dvc.photo import Digit, read_photo
+from mnist_dvc.photo import Found, read_photo
 from mnist_dvc.reading import Answer, read_photos
 from mnist_dvc.render import CONDITIONS, Conditions, Rendered, render_photo
 
@@ -117,17 +117,17 @@ def render(job: Job) -> Rendered:
     return render_photo(job.digits, job.labels, np.random.default_rng(list(job.seed)))
 
 
-def read_job(job: Job) -> tuple[Conditions, list[Digit]]:
-    """Render one photo and read its file as predict reads an upload: its conditions and the digits
-    found (only those pass between processes, not the photo's pixels). No ink found: no digits."""
+def read_job(job: Job) -> tuple[Conditions, Found]:
+    """Render one photo and read its file as predict reads an upload: its conditions and what was found
+    (only that passes between processes, not the photo's pixels). No ink found: no digits."""
     rendered = render(job)
     try:
-        return rendered.conditions, read_photo(rendered.data, job.name + rendered.suffix).digits
+        return rendered.conditions, read_photo(rendered.data, job.name + rendered.suffix).found
     except UserError:
-        return rendered.conditions, []
+        return rendered.conditions, Found([])
 
 
-def read_all(jobs: list[Job]) -> list[tuple[Conditions, list[Digit]]]:
+def read_all(jobs: list[Job]) -> list[tuple[Conditions, Found]]:
     """read_job for every job, on every core (each photo has its own seed: the order changes nothing)."""
     workers = max(1, min(len(os.sched_getaffinity(0)), len(jobs)))
     if workers == 1:
@@ -222,7 +222,7 @@ TILE = (360, 270)  # each failure's photo in the contact sheet
 FRAME_ZOOM = 2
 
 
-def failure_tile(rendered: Rendered, answer: Answer, digits: list[Digit]) -> Image.Image:
+def failure_tile(rendered: Rendered, answer: Answer) -> Image.Image:
     """A failed photo, scaled down, with the boxes read (red) and the truth and reading above it, and
     below it the 28x28 frames the model saw, in order."""
     image = rendered.image.copy()
@@ -240,7 +240,7 @@ def failure_tile(rendered: Rendered, answer: Answer, digits: list[Digit]) -> Ima
     text.text((2, 14), f"{conditions.pen} {conditions.ink} {conditions.light} {conditions.blur} {conditions.file}",
               fill=(90, 90, 90))
     tile.paste(image, (0, 28))
-    for index, digit in enumerate(digits[:TILE[0] // (28 * FRAME_ZOOM + 2)]):
+    for index, digit in enumerate(answer.digits[:TILE[0] // (28 * FRAME_ZOOM + 2)]):
         frame = Image.fromarray(255 - digit.frame).resize((28 * FRAME_ZOOM, 28 * FRAME_ZOOM), Image.Resampling.NEAREST)
         tile.paste(frame, (index * (28 * FRAME_ZOOM + 2), 28 + TILE[1] + 2))
     return tile
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     jobs = plan(config, arrays["x_test"], arrays["y_test"])
     read = read_all(jobs)
     model = load_model(MODEL)
-    answers = read_photos(model, [(job.name, digits) for job, (_, digits) in zip(jobs, read, strict=True)])
+    answers = read_photos(model, [(job.name, found) for job, (_, found) in zip(jobs, read, strict=True)])
     outcomes = [outcome(job, conditions, answer)
                 for job, (conditions, _), answer in zip(jobs, read, answers, strict=True)]
 
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         csv_tmp.write_text(csv_text(CONDITION_COLUMNS, condition_rows(outcomes)))
         table_tmp.write_text(conditions_table(outcomes))
     failed = [index for index, result in enumerate(outcomes) if not result.correct]
-    tiles = [failure_tile(render(jobs[index]), answers[index], read[index][1])
+    tiles = [failure_tile(render(jobs[index]), answers[index])
              for index in failed[:config.failures_shown]]
     save_png(contact_sheet(tiles), FAILURES_PNG)
     if args.failures:

@@ -114,11 +114,11 @@ def save_png(path: Path, image: Image.Image) -> None:
 
 def show_input(folder: Path, stem: str, photo: Photo, answer: Answer) -> None:
     """STEM.png (one digit) or STEM-1.png, STEM-2.png, ... : what the model saw; STEM-boxes.png: the photo."""
-    frames = photo.digits
-    for index, digit in enumerate(frames, start=1):
-        name = f"{stem}.png" if len(frames) == 1 else f"{stem}-{index}.png"
+    digits = answer.digits
+    for index, digit in enumerate(digits, start=1):
+        name = f"{stem}.png" if len(digits) == 1 else f"{stem}-{index}.png"
         save_png(folder / name, Image.fromarray(digit.frame))
-    save_png(folder / f"{stem}-boxes.png", draw_boxes(photo, [str(d.digit) for d in answer.digits]))
+    save_png(folder / f"{stem}-boxes.png", draw_boxes(photo, [(d.box, str(d.digit)) for d in digits]))
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -138,7 +138,7 @@ def predict(args: argparse.Namespace) -> int:
 
     answers: list[Answer] = []
     if photos:
-        answers = read_photos(load_model(args.model), [(name, photo.digits) for name, photo in photos],
+        answers = read_photos(load_model(args.model), [(name, photo.found) for name, photo in photos],
                               args.runners_up)
     taken: set[str] = set()
     for (name, photo), answer in zip(photos, answers, strict=True):

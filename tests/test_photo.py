@@ -261,6 +261,19 @@ def test_three_digits_with_a_detached_stroke_give_three_boxes_in_order():
     assert all(130 < digit.box[3] < 175 for digit in digits)  # each box spans a whole digit's height
 
 
+def test_a_digit_in_two_pieces_side_by_side_is_offered_joined():
+    image = sheet((400, 300))
+    draw(image, [[(0.0, 0.0), (-0.1, 0.6), (0.9, 0.6)]], 100, 60, 180, 8)  # a 4's open top...
+    draw(image, [[(1.25, 0.1), (1.25, 1.0)]], 100, 60, 180, 8)  # ...and its stem, written apart
+    draw(image, STROKES["1"], 300, 60, 180, 8)  # and a 1, well apart from both
+    found = photo.read_photo(encode(image), "four.png").found
+    assert len(found.digits) == 3 and [join.first for join in found.joins] == [0]
+    left, top, width, _ = found.joins[0].digit.box
+    first, second = found.digits[0].box, found.digits[1].box
+    assert (left, left + width) == (first[0], second[0] + second[2])
+    assert top == min(first[1], second[1]) and found.joins[0].digit.line == 0
+
+
 def test_specks_and_dust_are_dropped():
     image = sheet()
     draw(image, STROKES["7"], 100, 60, 180, 10)
@@ -292,6 +305,6 @@ def test_boxes_are_drawn_on_the_photo():
     image = sheet()
     draw(image, STROKES["7"], 100, 60, 180, 10)
     found = photo.read_photo(encode(image), "seven")
-    picture = np.asarray(photo.draw_boxes(found, ["7"]))
+    picture = np.asarray(photo.draw_boxes(found, [(found.digits[0].box, "7")]))
     left, top, _, _ = found.digits[0].box
     assert tuple(picture[top + 20, left]) == (220, 30, 30)

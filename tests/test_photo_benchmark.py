@@ -12,7 +12,6 @@ from PIL import Image
 
 from mnist_dvc.common import csv_text
 from mnist_dvc.params import PhotoBenchmarkParams
-from mnist_dvc.photo import Digit
 from mnist_dvc.reading import Answer, DigitAnswer
 from mnist_dvc.render import CONDITIONS
 from stages import photo_benchmark as bench
@@ -110,18 +109,17 @@ def test_the_plan_is_seeded_and_gives_each_photo_its_digits():
 
 def test_a_photo_with_no_ink_is_read_as_nothing():
     job = bench.Job("single-0000", "single", (0, 1, 0), np.zeros((1, 28, 28), np.uint8), (7,))
-    conditions, digits = bench.read_job(job)
+    conditions, found = bench.read_job(job)
     assert conditions.ink in CONDITIONS["ink"]
-    assert digits == []
+    assert found.digits == [] and found.joins == []
 
 
 def test_a_failure_tile_shows_the_photo_the_boxes_and_the_frames():
     rendered = bench.render(bench.Job("number-0001", "number", (0, 2, 1),
                                       np.stack([np.eye(28, dtype=np.uint8) * 255] * 3), (1, 1, 1)))
     frame = np.zeros((28, 28), np.uint8)
-    digits = [Digit(frame, (10, 10, 50, 80), 0)] * 2
-    answer = Answer("number-0001", [DigitAnswer(7, 0.9, [], (10, 10, 50, 80), 0)] * 2)
-    tile = bench.failure_tile(rendered, answer, digits)
+    answer = Answer("number-0001", [DigitAnswer(7, 0.9, [], (10, 10, 50, 80), 0, frame)] * 2)
+    tile = bench.failure_tile(rendered, answer)
     assert tile.size[0] == bench.TILE[0]
     pixels = np.asarray(tile)
     assert (pixels == (220, 30, 30)).all(axis=2).any(), "the boxes read are drawn in red"
