@@ -93,9 +93,9 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, runners_up
 
 
 def choose_digits(model, photos: list[Found]) -> list[list[Digit]]:
-    """Each photo's digits, with the neighbours that may be one digit joined where the model reads the
-    two as one digit more confidently than as two: where the joined digit's probability is above the
-    geometric mean of the two apart. The best such joins are made first, each digit in one join at most."""
+    """Each photo's digits, with the neighbours that may be one digit joined where the model is surer of
+    the joined digit than of either of the two apart (a 1 beside a 4 reads as a sure 1, and stays apart,
+    though joined it may look like a 4). The best such joins are made first, each digit in one at most."""
     frames = [digit for found in photos for digit in [*found.digits, *(join.digit for join in found.joins)]]
     if not any(found.joins for found in photos):
         return [list(found.digits) for found in photos]
@@ -105,7 +105,7 @@ def choose_digits(model, photos: list[Found]) -> list[list[Digit]]:
         digits, joins = found.digits, found.joins
         apart, joined = confidence[start:start + len(digits)], confidence[start + len(digits):]
         start += len(digits) + len(joins)
-        gains = [joined[k] - (apart[join.first] + apart[join.first + 1]) / 2 for k, join in enumerate(joins)]
+        gains = [joined[k] - max(apart[join.first], apart[join.first + 1]) for k, join in enumerate(joins)]
         made: dict[int, Digit] = {}
         for k in sorted(range(len(joins)), key=lambda k: -gains[k]):
             first = joins[k].first

@@ -45,3 +45,8 @@ def test_the_answer_reads_the_chosen_digits_for_each_photo():
     answers = read_photos(Model(), [("a.png", split), ("b.png", plain), ("c.png", Found([]))])
     assert [answer.number for answer in answers] == ["42", "7", ""]
     assert [d.box[0] for d in answers[0].digits] == [0, 40]
+
+
+def test_a_sure_one_beside_an_unsure_digit_stays_apart_even_if_joined_reads_surer_than_the_other():
+    pieces = [digit(1, 8.0, 0), digit(4, 2.0, 20)]
+    assert choose_digits(Model(), [Found(pieces, [Join(0, digit(4, 6.0))])]) == [pieces]
