@@ -2,7 +2,8 @@
 
 The steps, in order, each a function below:
 
-1. load: EXIF orientation applied; 16-bit, palette, alpha and CMYK images made plain RGB on white paper.
+1. load: EXIF orientation applied; 16-bit, palette, alpha and CMYK images made plain RGB on white paper;
+   read reduced, and where the digits come out small, read again closer (read_photo).
 2. colour: of the grey and the three channels, the one where ink stands out most from the paper
    (blue ink on yellowish paper is darkest in the red channel).
 3. light: the paper's brightness estimated at a large scale (a morphological closing that removes every
@@ -21,12 +22,13 @@ classify its frames with the model themselves.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import itertools
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ from mnist_dvc.common import IMAGE_SIZE, UserError
 
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo; larger is refused before it is decoded
 WORKING_SIDE = 800  # photos are read at most this large (longer side): plenty for digits, and fast
+SMALL_DIGIT = 48  # digits less tall than this in the reduced photo are read again from the original's pixels
 DIGIT_BOX = 20  # MNIST: the longer side of a digit fills 20 of the 28 pixels
 STROKE_SCALE = 3  # strokes are measured and reshaped with the digit at 3x its final 20-px size
 # MNIST's stroke width in 28x28 pixels, measured with stroke_width() on 5,000 random training digits
@@ -66,19 +69,26 @@ class Digit:
 
 # --- 1. load -------------------------------------------------------------------------------------
 
-def load_image(source: str | Path | bytes, name: str) -> tuple[np.ndarray, float]:
+def file_bytes(source: str | Path | bytes, name: str) -> bytes:
+    """The file's bytes, from its path or as given; `name` is how errors refer to it."""
+    if isinstance(source, bytes | bytearray):
+        return bytes(source)
+    try:
+        return Path(source).read_bytes()
+    except OSError as error:
+        raise UserError(f"{name}: cannot read ({error.strerror or type(error).__name__})") from None
+
+
+def load_image(source: str | Path | bytes, name: str, region: Box | None = None) -> tuple[np.ndarray, float]:
     """The photo as float32 RGB 0..255 (height, width, 3), upright, transparency as white paper, and
     how many of the original's pixels one of its pixels spans.
 
     `source` is a path or the file's bytes; `name` is how errors refer to it. Larger photos are
     reduced so the longer side is at most WORKING_SIDE (JPEGs are decoded reduced, which is fast).
+    With `region` (in the upright original's pixels), only that part is read, at full resolution
+    before the same reduction.
     """
-    if not isinstance(source, bytes | bytearray):
-        try:
-            source = Path(source).read_bytes()
-        except OSError as error:
-            raise UserError(f"{name}: cannot read ({error.strerror or type(error).__name__})") from None
-    stream = io.BytesIO(source)
+    stream = io.BytesIO(file_bytes(source, name))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -87,10 +97,14 @@ def load_image(source: str | Path | bytes, name: str) -> tuple[np.ndarray, float
                     raise UserError(f"{name}: {image.width}x{image.height} pixels is larger than the "
                                     f"{MAX_PIXELS // 1_000_000}-megapixel limit; scale it down first")
                 original_side = max(image.size)
-                if image.format == "JPEG":
+                if image.format == "JPEG" and region is None:
                     image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
                 image.load()
                 upright = ImageOps.exif_transpose(image)
+                if region is not None:
+                    left, top, width, height = region
+                    upright = upright.crop((left, top, left + width, top + height))
+                    original_side = max(width, height)
                 working = to_rgb(upright, WORKING_SIDE)
     except UserError:
         raise
@@ -247,8 +261,10 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0) -> np.nda
     strong = float(np.percentile(sample, 99.8))
     if strong < max(MIN_CONTRAST, 10 * noise):
         strong = float(np.percentile(sample, 99.97))  # very little ink (a thin pen, small digits)
-        if strong < max(MIN_CONTRAST, 10 * noise):
-            return np.zeros(ink.shape, dtype=bool)
+    if strong < max(MIN_CONTRAST, 10 * noise):
+        strong = float(smooth.max())  # a few thin strokes in a large photo: found here, read closer later
+    if strong < max(MIN_CONTRAST, 10 * noise):
+        return np.zeros(ink.shape, dtype=bool)
     local_noise = noise * magnification
     high = np.maximum(max(0.5 * strong, MIN_CONTRAST), 8 * local_noise)
     low = np.maximum(max(0.3 * strong, MIN_CONTRAST * 0.6), 4 * local_noise)
@@ -621,9 +637,44 @@ class Photo:
 
 
 def read_photo(source: str | Path | bytes, name: str) -> Photo:
-    """Load a photo (a path or the file's bytes) and find its digits."""
-    rgb, scale = load_image(source, name)
-    return Photo(rgb, scale, Found(*find_digits(rgb, name, scale)))
+    """Load a photo (a path or the file's bytes) and find its digits. Where they came out small in the
+    reduced photo (a number written small on a page photographed whole), they are found again in the
+    part of the original around them, read at full resolution."""
+    data = file_bytes(source, name)
+    rgb, scale = load_image(data, name)
+    found = Found(*find_digits(rgb, name, scale))
+    region = closer_look(found.digits, rgb.shape[:2], scale)
+    if region is not None:
+        crop, crop_scale = load_image(data, name, region)
+        with contextlib.suppress(UserError):  # nothing stood out in the closer look: keep the first
+            found = shifted(Found(*find_digits(crop, name, crop_scale)), region[0], region[1])
+    return Photo(rgb, scale, found)
+
+
+def closer_look(digits: list[Digit], shape: tuple[int, int], scale: float) -> Box | None:
+    """The part of the original photo to read again at full resolution, or None: when the digits'
+    median height is under SMALL_DIGIT pixels of the reduced photo and the original has more pixels,
+    their joint box with a digit's height of margin all round, clipped to the photo."""
+    height = float(np.median([digit.box[3] for digit in digits])) / scale
+    if height >= SMALL_DIGIT or scale <= 1:
+        return None
+    margin = round(height * scale)
+    left = max(0, min(d.box[0] for d in digits) - margin)
+    top = max(0, min(d.box[1] for d in digits) - margin)
+    right = min(round(shape[1] * scale), max(d.box[0] + d.box[2] for d in digits) + margin)
+    bottom = min(round(shape[0] * scale), max(d.box[1] + d.box[3] for d in digits) + margin)
+    if max(right - left, bottom - top) >= max(shape) * scale * 0.9:
+        return None  # hardly smaller than the whole photo: nothing to gain
+    return left, top, right - left, bottom - top
+
+
+def shifted(found: Found, dx: int, dy: int) -> Found:
+    """The same digits with their boxes moved by (dx, dy): from a region's pixels to the whole photo's."""
+    def move(digit: Digit) -> Digit:
+        left, top, width, height = digit.box
+        return replace(digit, box=(left + dx, top + dy, width, height))
+
+    return Found([move(d) for d in found.digits], [replace(j, digit=move(j.digit)) for j in found.joins])
 
 
 def draw_boxes(photo: Photo, answers: list[tuple[Box, str]]) -> Image.Image:

@@ -301,6 +301,18 @@ def test_two_lines_are_read_top_line_first():
     assert digits[2].box[1] > digits[0].box[1] + 200
 
 
+def test_a_small_number_on_a_large_photo_is_read_again_from_the_originals_pixels():
+    image = sheet((3000, 2250), 215)  # a page photographed whole, a number written small on it
+    draw(image, STROKES["7"], 1300, 1000, 60, 3, 40)
+    draw(image, STROKES["1"], 1360, 1000, 60, 3, 40)
+    found = photo.read_photo(encode(add_noise(image).convert("RGB"), "JPEG", quality=90), "page.jpg")
+    assert len(found.digits) == 2
+    (left, top, width, height), one = found.digits[0].box, found.digits[1].box
+    assert abs(left - 1300) <= 3 and abs(top - 1000) <= 3 and 60 <= height <= 66 and width >= 30
+    assert abs(one[0] + one[2] / 2 - 1378) <= 3  # boxes in the original photo's pixels
+    assert similarity(found.digits[0].frame, clean_frame(STROKES["7"])) > 0.8
+
+
 def test_boxes_are_drawn_on_the_photo():
     image = sheet()
     draw(image, STROKES["7"], 100, 60, 180, 10)
