@@ -79,9 +79,10 @@ def file_bytes(source: str | Path | bytes, name: str) -> bytes:
         raise UserError(f"{name}: cannot read ({error.strerror or type(error).__name__})") from None
 
 
-def load_image(source: str | Path | bytes, name: str, region: Box | None = None) -> tuple[np.ndarray, float]:
-    """The photo as float32 RGB 0..255 (height, width, 3), upright, transparency as white paper, and
-    how many of the original's pixels one of its pixels spans.
+def load_image(source: str | Path | bytes, name: str,
+               region: Box | None = None) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """The photo as float32 RGB 0..255 (height, width, 3), upright, transparency as white paper, how
+    many of the original's pixels one of its pixels spans, and the upright original's (width, height).
 
     `source` is a path or the file's bytes; `name` is how errors refer to it. Larger photos are
     reduced so the longer side is at most WORKING_SIDE (JPEGs are decoded reduced, which is fast).
@@ -91,16 +92,19 @@ def load_image(source: str | Path | bytes, name: str, region: Box | None = None)
     stream = io.BytesIO(file_bytes(source, name))
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # Pillow's warnings on odd metadata: the image still loads
             with Image.open(stream) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise UserError(f"{name}: {image.width}x{image.height} pixels is larger than the "
                                     f"{MAX_PIXELS // 1_000_000}-megapixel limit; scale it down first")
                 original_side = max(image.size)
+                size = image.size
                 if image.format == "JPEG" and region is None:
                     image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
                 image.load()
                 upright = ImageOps.exif_transpose(image)
+                if image.size != upright.size:  # a quarter turn
+                    size = size[::-1]
                 if region is not None:
                     left, top, width, height = region
                     upright = upright.crop((left, top, left + width, top + height))
@@ -108,16 +112,18 @@ def load_image(source: str | Path | bytes, name: str, region: Box | None = None)
                 working = to_rgb(upright, WORKING_SIDE)
     except UserError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            NotImplementedError, EOFError, IndexError, KeyError, TypeError, ZeroDivisionError,
+            MemoryError) as error:  # what Pillow's decoders raise on damaged or unsupported files
         raise UserError(f"{name}: not a readable image ({type(error).__name__})") from None
-    return working, original_side / max(working.shape[:2])
+    return working, original_side / max(working.shape[:2]), size
 
 
 def to_rgb(image: Image.Image, longest: int) -> np.ndarray:
     """Any Pillow mode as float32 RGB 0..255, shrunk (area-averaged) so its longer side is at most
     `longest`: high-bit-depth grey scaled down, alpha composited on white."""
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float32)
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
         grey = reduced(Image.fromarray(np.clip(values * (255.0 / top), 0, 255)), longest)
         return np.repeat(np.asarray(grey, dtype=np.float32)[:, :, None], 3, axis=2)
@@ -350,18 +356,20 @@ def vertical_overlap(a: Piece, b: Piece) -> float:
 def join_stacked(pieces: list[Piece]) -> list[Piece]:
     """Join pieces stacked closely over each other (the detached top of a 5, a 4 written in two
     strokes): lines of writing are further apart than a quarter of a digit's height."""
-    pieces = list(pieces)
-    joined = True
-    while joined:
-        joined = False
-        for i, j in itertools.combinations(range(len(pieces)), 2):
-            a, b = pieces[i], pieces[j]
-            gap = max(a.top, b.top) - min(a.bottom, b.bottom)
-            if horizontal_overlap(a, b) >= 0.5 and gap <= 0.25 * max(a.height, b.height):
-                pieces[i] = a.joined(b)
-                del pieces[j]
-                joined = True
-                break
+    changed = True
+    while changed:  # a join makes a piece taller: go again until nothing joins
+        changed = False
+        kept: list[Piece] = []
+        for piece in sorted(pieces, key=lambda p: (p.left, p.top)):
+            for index, other in enumerate(kept):
+                gap = max(other.top, piece.top) - min(other.bottom, piece.bottom)
+                if horizontal_overlap(other, piece) >= 0.5 and gap <= 0.25 * max(other.height, piece.height):
+                    kept[index] = other.joined(piece)
+                    changed = True
+                    break
+            else:
+                kept.append(piece)
+        pieces = kept
     return pieces
 
 
@@ -569,18 +577,21 @@ def digit_frame(mask: np.ndarray) -> np.ndarray:
 
 # --- all of it -------------------------------------------------------------------------------------
 
-def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0) -> tuple[list[Digit], list[Join]]:
+def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0,
+                size: tuple[int, int] | None = None) -> tuple[list[Digit], list[Join]]:
     """Every digit in an RGB photo, line by line, left to right, and the neighbours that may be the
     pieces of one digit; UserError when there is no ink.
 
-    Boxes are given in pixels of an image `scale` times larger than `rgb` (the original photo's).
+    Boxes are given in pixels of an image `scale` times larger than `rgb` (the original photo's), and
+    kept inside `size` (its width and height), which the rounding of a very narrow image can miss.
     """
+    size = size or (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
     mask = ink_mask(*ink_image(rgb))
     found = segment(mask) if mask.any() else []
     if not found:
         raise UserError(f"{name}: no ink found (blank or uniform image)")
-    digits = [Digit(digit_frame(own), original_box(piece, scale), line) for line, piece, own in found]
-    joins = [Join(first, Digit(digit_frame(own), original_box(piece, scale), found[first][0]))
+    digits = [Digit(digit_frame(own), original_box(piece, scale, size), line) for line, piece, own in found]
+    joins = [Join(first, Digit(digit_frame(own), original_box(piece, scale, size), found[first][0]))
              for first, piece, own in join_candidates(found)]
     return digits, joins
 
@@ -603,9 +614,12 @@ def join_candidates(found: list[tuple[int, Piece, np.ndarray]]) -> list[tuple[in
     return candidates
 
 
-def original_box(piece: Piece, scale: float) -> Box:
-    left, top = math.floor(piece.left * scale), math.floor(piece.top * scale)
-    return left, top, math.ceil(piece.right * scale) - left, math.ceil(piece.bottom * scale) - top
+def original_box(piece: Piece, scale: float, size: tuple[int, int]) -> Box:
+    left = min(math.floor(piece.left * scale), size[0] - 1)
+    top = min(math.floor(piece.top * scale), size[1] - 1)
+    right = min(max(math.ceil(piece.right * scale), left + 1), size[0])
+    bottom = min(max(math.ceil(piece.bottom * scale), top + 1), size[1])
+    return left, top, right - left, bottom - top
 
 
 @dataclass(frozen=True)
@@ -630,6 +644,7 @@ class Photo:
     image: np.ndarray  # upright RGB, float32, reduced to at most WORKING_SIDE
     scale: float  # original pixels per pixel of `image`
     found: Found
+    size: tuple[int, int]  # the upright original's width and height, which the boxes are in
 
     @property
     def digits(self) -> list[Digit]:
@@ -641,29 +656,30 @@ def read_photo(source: str | Path | bytes, name: str) -> Photo:
     reduced photo (a number written small on a page photographed whole), they are found again in the
     part of the original around them, read at full resolution."""
     data = file_bytes(source, name)
-    rgb, scale = load_image(data, name)
-    found = Found(*find_digits(rgb, name, scale))
-    region = closer_look(found.digits, rgb.shape[:2], scale)
+    rgb, scale, size = load_image(data, name)
+    found = Found(*find_digits(rgb, name, scale, size))
+    region = closer_look(found.digits, size, scale)
     if region is not None:
-        crop, crop_scale = load_image(data, name, region)
+        crop, crop_scale, crop_size = load_image(data, name, region)
         with contextlib.suppress(UserError):  # nothing stood out in the closer look: keep the first
-            found = shifted(Found(*find_digits(crop, name, crop_scale)), region[0], region[1])
-    return Photo(rgb, scale, found)
+            found = shifted(Found(*find_digits(crop, name, crop_scale, crop_size)), region[0], region[1])
+    return Photo(rgb, scale, found, size)
 
 
-def closer_look(digits: list[Digit], shape: tuple[int, int], scale: float) -> Box | None:
-    """The part of the original photo to read again at full resolution, or None: when the digits'
-    median height is under SMALL_DIGIT pixels of the reduced photo and the original has more pixels,
-    their joint box with a digit's height of margin all round, clipped to the photo."""
-    height = float(np.median([digit.box[3] for digit in digits])) / scale
-    if height >= SMALL_DIGIT or scale <= 1:
+def closer_look(digits: list[Digit], size: tuple[int, int], scale: float) -> Box | None:
+    """The part of the original photo (`size`: its width and height) to read again at full resolution,
+    or None: when the digits' median height is under SMALL_DIGIT pixels of the photo as read (`scale`
+    original pixels each), their joint box with a digit's height of margin all round, clipped to the
+    photo, and only when that is clearly smaller than the whole photo."""
+    height = float(np.median([digit.box[3] for digit in digits]))
+    if height / scale >= SMALL_DIGIT or scale <= 1:
         return None
-    margin = round(height * scale)
+    margin = round(height)
     left = max(0, min(d.box[0] for d in digits) - margin)
     top = max(0, min(d.box[1] for d in digits) - margin)
-    right = min(round(shape[1] * scale), max(d.box[0] + d.box[2] for d in digits) + margin)
-    bottom = min(round(shape[0] * scale), max(d.box[1] + d.box[3] for d in digits) + margin)
-    if max(right - left, bottom - top) >= max(shape) * scale * 0.9:
+    right = min(size[0], max(d.box[0] + d.box[2] for d in digits) + margin)
+    bottom = min(size[1], max(d.box[1] + d.box[3] for d in digits) + margin)
+    if max(right - left, bottom - top) >= 0.9 * max(size):
         return None  # hardly smaller than the whole photo: nothing to gain
     return left, top, right - left, bottom - top
 

@@ -209,8 +209,7 @@ def answer_json(answer: Answer, photo: Photo) -> dict:
         entry["input"] = png_data_url(digit.frame)
     if result["runners_up"] is not None:
         result["runners_up"] = result["runners_up"][:RUNNERS_UP]
-    height, width = photo.image.shape[:2]
-    result["size"] = [round(width * photo.scale), round(height * photo.scale)]
+    result["size"] = list(photo.size)
     return result
 
 

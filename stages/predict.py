@@ -126,14 +126,11 @@ def predict(args: argparse.Namespace) -> int:
     images, errors = collect_images(args.paths)
     if not images and not errors:
         print(f"no images found in {', '.join(args.paths)}", file=sys.stderr)
-    for line in errors:
-        print(f"error: {line}", file=sys.stderr)
     photos = []
     for path in images:
         try:
             photos.append((str(path), read_photo(path, str(path))))
         except UserError as error:
-            print(f"error: {error}", file=sys.stderr)
             errors.append(str(error))
 
     answers: list[Answer] = []
@@ -147,6 +144,8 @@ def predict(args: argparse.Namespace) -> int:
             show_input(args.show_input, unique_stem(Path(name), taken), photo, answer)
     if args.csv:
         write_text_atomic(args.csv, answers_csv(answers))
+    for line in errors:  # last, after anything TensorFlow logs while the model loads
+        print(f"error: {line}", file=sys.stderr)
     return 1 if errors else 0
 
 

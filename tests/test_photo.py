@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -70,7 +71,7 @@ def test_exif_orientation_is_applied_before_reading(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     data = encode(stored, "JPEG", exif=exif, quality=92)
-    rgb, _ = photo.load_image(data, "phone.jpg")
+    rgb, _, _ = photo.load_image(data, "phone.jpg")
     assert rgb.shape[:2] == (300, 300)
     read = photo.read_photo(data, "phone.jpg").digits[0].frame
     assert similarity(read, photo.read_photo(encode(upright), "upright").digits[0].frame) > 0.9
@@ -81,7 +82,7 @@ def test_a_16_bit_png_is_scaled_not_clipped():
     draw(eight_bit, STROKES["7"], 100, 60, 180, 10)
     sixteen = Image.fromarray(np.asarray(eight_bit, dtype=np.uint16) * 257)
     assert sixteen.mode == "I;16"
-    rgb, _ = photo.load_image(encode(sixteen), "deep.png")
+    rgb, _, _ = photo.load_image(encode(sixteen), "deep.png")
     assert 200 < float(np.median(rgb)) < 240  # paper stays paper, not clipped to white
     assert similarity(photo.read_photo(encode(sixteen), "deep.png").digits[0].frame,
                       photo.read_photo(encode(eight_bit), "plain.png").digits[0].frame) > 0.95
@@ -104,10 +105,21 @@ def test_transparent_background_counts_as_white_paper():
     assert len(digits) == 1 and digits[0].frame[:, 13:15].max() > 200 and digits[0].frame[:, :8].max() == 0
 
 
+def dds_of_unknown_format() -> bytes:
+    """A DDS header naming a pixel format Pillow does not know (it raises NotImplementedError)."""
+    header = bytearray(128)
+    header[:4] = b"DDS "
+    for offset, value in ((4, 124), (8, 0x1007), (12, 64), (16, 64), (76, 32), (80, 0x4)):
+        header[offset:offset + 4] = value.to_bytes(4, "little")
+    header[84:88] = b"ABCD"
+    return bytes(header) + bytes(4096)
+
+
 @pytest.mark.parametrize(("content", "expected"), [
     (b"this is not an image", "not a readable image"),
     (b"", "not a readable image"),
     (encode(sheet())[:60], "not a readable image"),  # a truncated PNG
+    (dds_of_unknown_format(), "not a readable image"),
 ])
 def test_a_file_that_is_not_an_image_is_one_clear_error(content, expected):
     with pytest.raises(UserError, match=expected):
@@ -311,6 +323,41 @@ def test_a_small_number_on_a_large_photo_is_read_again_from_the_originals_pixels
     assert abs(left - 1300) <= 3 and abs(top - 1000) <= 3 and 60 <= height <= 66 and width >= 30
     assert abs(one[0] + one[2] / 2 - 1378) <= 3  # boxes in the original photo's pixels
     assert similarity(found.digits[0].frame, clean_frame(STROKES["7"])) > 0.8
+
+
+def test_a_page_of_many_small_marks_is_read_without_stalling():
+    image = sheet((600, 600), 255)
+    pen = ImageDraw.Draw(image)
+    columns = range(10, 580, 14)
+    for x, y in itertools.product(columns, repeat=2):  # a bubble sheet: 1,681 squares, 3 px apart
+        pen.rectangle((x, y, x + 10, y + 10), outline=0)
+    assert len(photo.read_photo(encode(image), "grid.png").digits) == len(columns)  # stacked: one per column
+
+
+@pytest.mark.parametrize("size", [(1, 5000), (5000, 1), (8000, 1055)])
+def test_boxes_stay_inside_very_narrow_or_odd_sized_photos(size):
+    image = Image.new("L", size, 255)
+    pen = ImageDraw.Draw(image)
+    width, height = size
+    pen.line((width // 2, height * 0.48, width // 2, height * 0.52) if width < height else
+             (width * 0.48, height // 2, width * 0.52, height // 2), fill=0, width=3)
+    if size == (8000, 1055):
+        pen.line((7600, 263, 7999, 263, 7750, 1054), fill=0, width=87)  # a 7 running off the bottom
+    found = photo.read_photo(encode(image), "strip.png")
+    assert found.size == size
+    for left, top, box_width, box_height in (digit.box for digit in found.digits):
+        assert left >= 0 and left + box_width <= width and top >= 0 and top + box_height <= height
+
+
+def test_a_float_image_with_missing_values_still_reads_its_digit():
+    image = sheet()
+    draw(image, STROKES["7"], 100, 60, 180, 10)
+    values = np.asarray(image, dtype=np.float32)
+    values[:20, :20] = np.nan
+    buffer = io.BytesIO()
+    Image.fromarray(values).save(buffer, format="TIFF")
+    digits = photo.read_photo(buffer.getvalue(), "float.tif").digits
+    assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.8
 
 
 def test_boxes_are_drawn_on_the_photo():

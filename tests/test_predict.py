@@ -46,6 +46,7 @@ def test_bad_files_are_reported_and_the_good_ones_still_classified(tmp_path, tin
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "Traceback" not in result.stderr
     assert sorted(line.split(":")[1].strip() for line in errors) == ["blank.png", "missing.jpg", "photos/notes.png"]
+    assert result.stderr.splitlines()[-3:] == errors, "the errors come last, after the model's loading"
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["path"] for row in rows] == ["photos/digit-0000.png", "photos/digit-0001.png"]
     assert all(0 <= row["digit"] <= 9 and len(row["runners_up"]) == 2 for row in rows)
