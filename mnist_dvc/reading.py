@@ -7,6 +7,7 @@ photos: {"path", "number", "digit", "probability", "runners_up", "digits": [{"di
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,43 +93,51 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, runners_up
     return Answer(path, answers)
 
 
-def choose_digits(model, photos: list[Found]) -> list[list[Digit]]:
-    """Each photo's digits, with the neighbours that may be one digit joined where the model is surer of
-    the joined digit than of either of the two apart (a 1 beside a 4 reads as a sure 1, and stays apart,
-    though joined it may look like a 4). The best such joins are made first, each digit in one at most."""
-    frames = [digit for found in photos for digit in [*found.digits, *(join.digit for join in found.joins)]]
-    if not any(found.joins for found in photos):
-        return [list(found.digits) for found in photos]
-    confidence = np.log(np.maximum(class_probabilities(model, frames_of(frames)).max(axis=1), 1e-12))
-    chosen, start = [], 0
-    for found in photos:
-        digits, joins = found.digits, found.joins
-        apart, joined = confidence[start:start + len(digits)], confidence[start + len(digits):]
-        start += len(digits) + len(joins)
-        gains = [joined[k] - max(apart[join.first], apart[join.first + 1]) for k, join in enumerate(joins)]
-        made: dict[int, Digit] = {}
-        for k in sorted(range(len(joins)), key=lambda k: -gains[k]):
-            first = joins[k].first
-            if gains[k] > 0 and not {first - 1, first, first + 1} & made.keys():
-                made[first] = joins[k].digit
-        result, index = [], 0
-        while index < len(digits):
-            result.append(made.get(index, digits[index]))
-            index += 2 if index in made else 1
-        chosen.append(result)
+def candidates(found: Found) -> list[Digit]:
+    """The digits found, then each possible join's digit: every frame the model is asked about."""
+    return [*found.digits, *(join.digit for join in found.joins)]
+
+
+def chosen_indices(found: Found, probabilities: np.ndarray) -> list[int]:
+    """Which of candidates(found) are read, in order, given one row of class probabilities for each:
+    the neighbours that may be one digit are joined where the model is surer of the joined digit than
+    of either of the two apart (a 1 beside a 4 reads as a sure 1, and stays apart, though joined it may
+    look like a 4). The best such joins are made first, each digit in one at most."""
+    count = len(found.digits)
+    confidence = np.log(np.maximum(probabilities.max(axis=1), 1e-12))
+    apart, joined = confidence[:count], confidence[count:]
+    gains = [joined[k] - max(apart[join.first], apart[join.first + 1]) for k, join in enumerate(found.joins)]
+    made: dict[int, int] = {}  # the first digit of a join made -> the join's candidate index
+    for k in sorted(range(len(found.joins)), key=lambda k: -gains[k]):
+        first = found.joins[k].first
+        if gains[k] > 0 and not {first - 1, first, first + 1} & made.keys():
+            made[first] = count + k
+    chosen, index = [], 0
+    while index < count:
+        chosen.append(made.get(index, index))
+        index += 2 if index in made else 1
     return chosen
 
 
+def classify_candidates(model, photos: list[Found]) -> list[np.ndarray]:
+    """One batch through the model for every photo's candidates; each photo's rows of probabilities."""
+    frames = [digit for found in photos for digit in candidates(found)]
+    probabilities = class_probabilities(model, frames_of(frames)) if frames else np.zeros((0, 10))
+    bounds = np.cumsum([0] + [len(found.digits) + len(found.joins) for found in photos])
+    return [probabilities[start:stop] for start, stop in itertools.pairwise(bounds)]
+
+
+def choose_digits(model, photos: list[Found]) -> list[list[Digit]]:
+    """Each photo's digits, with the joins the model prefers made (chosen_indices)."""
+    return [[candidates(found)[index] for index in chosen_indices(found, rows)]
+            for found, rows in zip(photos, classify_candidates(model, photos), strict=True)]
+
+
 def read_photos(model, photos: list[tuple[str, Found]], runners_up: int = 2) -> list[Answer]:
-    """Read the digits found in every photo, (name, found) each: choose between the pieces apart and
-    joined (choose_digits), then classify every digit in one batch; answer per photo."""
-    chosen = choose_digits(model, [found for _, found in photos])
-    counts = [len(digits) for digits in chosen]
-    if not sum(counts):
-        return [Answer(path, []) for path, _ in photos]
-    probabilities = class_probabilities(model, frames_of([digit for digits in chosen for digit in digits]))
-    answers, start = [], 0
-    for (path, _), digits, count in zip(photos, chosen, counts, strict=True):
-        answers.append(answer(path, digits, probabilities[start:start + count], runners_up))
-        start += count
+    """Read the digits found in every photo, (name, found) each: every candidate classified in one
+    batch, the joins chosen (chosen_indices), one answer per photo."""
+    answers = []
+    for (path, found), rows in zip(photos, classify_candidates(model, [found for _, found in photos]), strict=True):
+        chosen = chosen_indices(found, rows)
+        answers.append(answer(path, [candidates(found)[index] for index in chosen], rows[chosen], runners_up))
     return answers
