@@ -7,12 +7,14 @@ The steps, in order, each a function below:
 2. colour: of the grey and the three channels, the one where ink stands out most from the paper
    (blue ink on yellowish paper is darkest in the red channel).
 3. light: the paper's brightness estimated at a large scale (a morphological closing that removes every
-   stroke, rebuilt where it filled a shadow's corner) and divided out, so shadows, gradients and
-   vignetting are paper, not ink.
+   stroke, rebuilt where it filled a shadow's corner, but never along a stroke: the rebuilding's floor
+   is closed by a window wider than the writing's own strokes) and divided out, so shadows, gradients
+   and vignetting are paper, not ink.
 4. ink: a threshold with hysteresis on the flattened image, set from its own noise and ink levels.
 5. digits: connected pieces of ink, specks dropped, the pieces of one digit joined (a detached top of a 5,
-   a broken stroke), a piece much wider than a digit split, grouped into lines, left to right; and
-   neighbours that may still be one digit offered joined too, for the model to choose (reading.py).
+   a broken stroke), marks far shorter than a digit dropped (a shadow's tip), a piece much wider than a
+   digit split, grouped into lines, left to right; and neighbours that may still be one digit (and the
+   parts of a split piece) offered joined too, for the model to choose (reading.py).
 6. strokes and framing: each digit's stroke width brought to MNIST's, then MNIST's own preparation:
    cropped, longer side 20 px, centre of mass at the centre of 28x28.
 
@@ -52,6 +54,11 @@ RESAMPLING_LOSS = 1.1
 # their height, and together they are at most this many heights wide.
 MAX_JOIN_GAP = 0.3
 MAX_JOIN_WIDTH = 1.1
+# A piece less tall than SHORT_PIECE of a typical digit's height is part of a digit (a detached bar, a
+# broken-off end): it joins the line it is near, or no line. One less tall than NOT_A_DIGIT that is still
+# apart after the pieces of each digit were joined is not writing (a shadow's pointed tip, a stray mark).
+SHORT_PIECE = 0.5
+NOT_A_DIGIT = 0.4
 MIN_CONTRAST = 0.08  # ink must absorb at least 8 % more light than the paper around it
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -147,6 +154,8 @@ def reduced(image: Image.Image, longest: int) -> Image.Image:
 # --- 2 and 3. colour and light --------------------------------------------------------------------
 
 GREY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# The strokes are removed from the light estimate's floor by a closing this many stroke widths wide.
+STROKE_WINDOW_WIDTHS = 1.5
 PAPER_SIDE = 200  # the paper's brightness is estimated on a copy this large
 THUMBNAIL_SIDE = 200  # the channel and polarity are chosen on a copy this large: cheap, and enough
 
@@ -173,12 +182,26 @@ def paper_level(grey: np.ndarray, shadows: bool = True) -> np.ndarray:
     padded = np.pad(small, margin, mode="reflect", reflect_type="odd")
     paper = ndimage.grey_closing(padded, size=(window, window), mode="nearest")
     if shadows:
-        strokes_removed = ndimage.grey_closing(padded, size=(window // 6 | 1,) * 2, mode="nearest")
+        floor = stroke_window(padded, paper, window)
+        strokes_removed = ndimage.grey_closing(padded, size=(floor, floor), mode="nearest")
         paper = reconstruct_by_erosion(paper, strokes_removed, steps=window)
     paper = ndimage.minimum_filter(paper, size=3, mode="nearest")[margin:-margin, margin:-margin]
     if factor > 1:
         paper = np.asarray(Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR))
     return paper
+
+
+def stroke_window(grey: np.ndarray, paper: np.ndarray, window: int) -> int:
+    """An odd window wider than the writing's strokes (in `grey`'s pixels, with `paper` its estimate
+    without shadows), so that a closing by it removes every stroke: twice the strokes' median
+    half-width along their centre lines, and more; at least 3, at most `window`."""
+    mask = ink_mask(absorbed_light(grey, paper))
+    if not mask.any():
+        return 3
+    distance = ndimage.distance_transform_edt(mask)
+    ridge = mask & (distance >= ndimage.maximum_filter(distance, size=3))
+    width = 2 * float(np.median(distance[ridge]))
+    return int(min(window, max(3, math.ceil(STROKE_WINDOW_WIDTHS * width)))) | 1
 
 
 def reconstruct_by_erosion(marker: np.ndarray, floor: np.ndarray, steps: int) -> np.ndarray:
@@ -353,6 +376,11 @@ def vertical_overlap(a: Piece, b: Piece) -> float:
     return shared / max(1, min(a.height, b.height))
 
 
+def vertical_gap(a: Piece, b: Piece) -> int:
+    """Rows between the two pieces (0 or less when their row ranges overlap)."""
+    return max(a.top, b.top) - min(a.bottom, b.bottom)
+
+
 def join_stacked(pieces: list[Piece]) -> list[Piece]:
     """Join pieces stacked closely over each other (the detached top of a 5, a 4 written in two
     strokes): lines of writing are further apart than a quarter of a digit's height."""
@@ -376,12 +404,13 @@ def join_stacked(pieces: list[Piece]) -> list[Piece]:
 def group_lines(pieces: list[Piece]) -> list[list[Piece]]:
     """Group pieces into lines of writing, top line first. Going left to right, a tall piece continues
     the line whose last tall piece shares at least half of its rows (so a line may climb or sink
-    across the page); short pieces (a detached bar, a broken-off end) then join the nearest line."""
-    tallest = max(piece.height for piece in pieces)
+    across the page); short pieces (a detached bar, a broken-off end) then join the nearest line if it
+    is within half a digit's height, and are dropped if no line is (a shadow's tip far from the writing)."""
+    typical = typical_height(pieces)
     lines: list[list[Piece]] = []
     short = []
     for piece in sorted(pieces, key=lambda p: p.left):
-        if piece.height < 0.5 * tallest:
+        if piece.height < SHORT_PIECE * typical:
             short.append(piece)
             continue
         overlaps = [vertical_overlap(piece, line[-1]) for line in lines]
@@ -392,9 +421,10 @@ def group_lines(pieces: list[Piece]) -> list[list[Piece]]:
             lines.append([piece])
     for piece in short:
         centre = (piece.top + piece.bottom) / 2
-        nearest = min(lines, key=lambda line: min(max(0.0, p.top - centre, centre - p.bottom) + abs(
-            (p.left + p.right) / 2 - (piece.left + piece.right) / 2) / 4 for p in line))
-        nearest.append(piece)
+        distances = [min(max(0.0, p.top - centre, centre - p.bottom) + abs(
+            (p.left + p.right) / 2 - (piece.left + piece.right) / 2) / 4 for p in line) for line in lines]
+        if distances and min(distances) <= 0.5 * typical:
+            lines[int(np.argmin(distances))].append(piece)
     lines = merge_side_by_side(lines)
     lines.sort(key=lambda line: float(np.median([p.top + p.bottom for p in line])))
     return [sorted(line, key=lambda p: p.left) for line in lines]
@@ -424,7 +454,8 @@ def join_pieces(line: list[Piece]) -> list[Piece]:
     piece close to a bigger one is a broken-off part of it."""
     digits: list[Piece] = []
     for piece in sorted(line, key=lambda p: p.left):
-        if digits and horizontal_overlap(digits[-1], piece) >= 0.25:
+        if (digits and horizontal_overlap(digits[-1], piece) >= 0.25
+                and vertical_gap(digits[-1], piece) <= 0.5 * max(digits[-1].height, piece.height)):
             digits[-1] = digits[-1].joined(piece)
         else:
             digits.append(piece)
@@ -443,6 +474,12 @@ def join_pieces(line: list[Piece]) -> list[Piece]:
         else:
             index += 1
     return digits
+
+
+def typical_height(pieces: list[Piece]) -> int:
+    """The height of a typical digit among these pieces: the upper median, so that of a digit and a
+    shorter speck beside it, the digit's."""
+    return sorted(piece.height for piece in pieces)[len(pieces) // 2]
 
 
 def split_wide(piece: Piece, mask: np.ndarray, digit_width: float) -> list[Piece]:
@@ -492,19 +529,24 @@ def digit_width(line: list[Piece], piece: Piece) -> float:
     return max(float(np.median(others)), 0.55 * max(height, piece.height))
 
 
-def segment(mask: np.ndarray) -> list[tuple[int, Piece, np.ndarray]]:
-    """(line, box, the digit's own ink cropped to its box) for every digit, in reading order."""
+def segment(mask: np.ndarray) -> list[tuple[int, Piece, np.ndarray, int]]:
+    """(line, box, the digit's own ink cropped to its box, the piece it was cut from) for every digit, in
+    reading order; digits cut from one wide piece (split_wide) share the last number."""
     labels, pieces = connected_pieces(mask)
     pieces = join_stacked(drop_specks(labels, pieces))
+    if not pieces:
+        return []
     digits = []
-    for number, line in enumerate(group_lines(pieces) if pieces else []):
-        joined = join_pieces(line)
-        for piece in joined:
+    typical = typical_height(pieces)
+    sources = itertools.count()
+    for number, line in enumerate(group_lines(pieces)):
+        joined = [piece for piece in join_pieces(line) if piece.height >= NOT_A_DIGIT * typical]
+        for piece, source in zip(joined, sources, strict=False):  # sources never ends
             rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
             whole = np.zeros_like(mask)
             whole[rows, cols] = np.isin(labels[rows, cols], piece.labels)
             for part in split_wide(piece, whole, digit_width(joined, piece)):
-                digits.append((number, part, whole[part.top:part.bottom, part.left:part.right]))
+                digits.append((number, part, whole[part.top:part.bottom, part.left:part.right], source))
     return digits
 
 
@@ -590,27 +632,28 @@ def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0,
     found = segment(mask) if mask.any() else []
     if not found:
         raise UserError(f"{name}: no ink found (blank or uniform image)")
-    digits = [Digit(digit_frame(own), original_box(piece, scale, size), line) for line, piece, own in found]
-    joins = [Join(first, Digit(digit_frame(own), original_box(piece, scale, size), found[first][0]))
-             for first, piece, own in join_candidates(found)]
+    digits = [Digit(digit_frame(own), original_box(piece, scale, size), line) for line, piece, own, _ in found]
+    joins = [Join(first, Digit(digit_frame(own), original_box(piece, scale, size), found[first][0]), split)
+             for first, piece, own, split in join_candidates(found)]
     return digits, joins
 
 
-def join_candidates(found: list[tuple[int, Piece, np.ndarray]]) -> list[tuple[int, Piece, np.ndarray]]:
+def join_candidates(found: list[tuple[int, Piece, np.ndarray, int]]) -> list[tuple[int, Piece, np.ndarray, bool]]:
     """Neighbours in a line close enough, and together narrow enough, to be one digit in two pieces (a 4
-    written in two strokes, a 5 with its bar apart, a digit cut in two where it was one): the index of
-    the first, their joint box and their ink together. Which reading is right is the model's to say."""
+    written in two strokes, a 5 with its bar apart), and the parts of any piece split_wide cut (a wide 2
+    or 0 may be one digit however wide it is): the index of the first, their joint box, their ink
+    together, and whether they were cut from one piece. Which reading is right is the model's to say."""
     candidates = []
-    for first, ((line, a, ink_a), (next_line, b, ink_b)) in enumerate(itertools.pairwise(found)):
+    for first, ((line, a, ink_a, source), (next_line, b, ink_b, next_source)) in enumerate(itertools.pairwise(found)):
         height = max(a.height, b.height)
-        if (next_line != line or b.left - a.right > MAX_JOIN_GAP * height
-                or max(a.right, b.right) - a.left > MAX_JOIN_WIDTH * height):
+        near = b.left - a.right <= MAX_JOIN_GAP * height and max(a.right, b.right) - a.left <= MAX_JOIN_WIDTH * height
+        if next_line != line or not (near or source == next_source):
             continue
         both = a.joined(b)
         ink = np.zeros((both.height, both.width), dtype=bool)
         for piece, own in ((a, ink_a), (b, ink_b)):
             ink[piece.top - both.top:piece.bottom - both.top, piece.left - both.left:piece.right - both.left] |= own
-        candidates.append((first, both, ink))
+        candidates.append((first, both, ink, source == next_source))
     return candidates
 
 
@@ -628,6 +671,7 @@ class Join:
 
     first: int
     digit: Digit
+    split: bool = False  # the two were one piece of ink, cut in two as wider than a digit (split_wide)
 
 
 @dataclass(frozen=True)

@@ -102,11 +102,14 @@ def chosen_indices(found: Found, probabilities: np.ndarray) -> list[int]:
     """Which of candidates(found) are read, in order, given one row of class probabilities for each:
     the neighbours that may be one digit are joined where the model is surer of the joined digit than
     of either of the two apart (a 1 beside a 4 reads as a sure 1, and stays apart, though joined it may
-    look like a 4). The best such joins are made first, each digit in one at most."""
+    look like a 4). The parts of one piece of ink that was cut in two as too wide for a digit stay one
+    digit unless the model is surer of each part apart (a wide 2 is not a 2 and a 1). The best joins are
+    made first, each digit in one at most."""
     count = len(found.digits)
     confidence = np.log(np.maximum(probabilities.max(axis=1), 1e-12))
     apart, joined = confidence[:count], confidence[count:]
-    gains = [joined[k] - max(apart[join.first], apart[join.first + 1]) for k, join in enumerate(found.joins)]
+    gains = [joined[k] - (min if join.split else max)(apart[join.first], apart[join.first + 1])
+             for k, join in enumerate(found.joins)]
     made: dict[int, int] = {}  # the first digit of a join made -> the join's candidate index
     for k in sorted(range(len(found.joins)), key=lambda k: -gains[k]):
         first = found.joins[k].first

@@ -197,6 +197,25 @@ def test_a_digit_beside_a_shadows_corner_is_the_only_thing_read():
     assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.8
 
 
+def test_a_wide_grey_stroke_crossing_a_shadows_edge_keeps_its_ink_on_both_sides():
+    image = sheet((600, 450), 225)
+    draw(image, STROKES["0"], 200, 80, 300, 16, 120)  # a soft pencil, its 0 half in the shadow
+    shaded = np.asarray(image, dtype=np.float32)
+    shaded[:, 300:] *= 0.45
+    ink = photo.ink_mask(*photo.ink_image(np.repeat(shaded[:, :, None], 3, axis=2)))
+    drawn = np.asarray(image) < 200
+    assert ink[drawn].mean() > 0.9  # the stroke's pixels on both sides of the edge are ink
+    assert ink[~drawn].mean() < 0.01
+
+
+def test_stroke_window_is_wider_than_the_writings_strokes():
+    for pen in (3, 9):
+        grey = np.full((150, 200), 220, np.float32)
+        grey[30:120, 50:50 + pen] = grey[30:120, 120:120 + pen] = 40
+        window = photo.stroke_window(grey, photo.paper_level(grey, shadows=False), 21)
+        assert window % 2 == 1 and pen < window <= 2 * pen + 3
+
+
 def test_dark_writing_in_a_mostly_shadowed_photo_is_not_taken_for_light_writing():
     image = sheet((400, 300), 90)  # a dim photo...
     values = np.asarray(image, dtype=np.float32)
@@ -293,6 +312,26 @@ def test_specks_and_dust_are_dropped():
     for x, y in ((20, 20), (260, 270), (40, 250)):
         pen.ellipse((x, y, x + 3, y + 3), fill=30)
     assert len(photo.read_photo(encode(image), "dusty.png").digits) == 1
+
+
+def test_a_shadows_tip_or_a_short_mark_apart_from_the_writing_is_not_a_digit():
+    mask = np.zeros((400, 500), bool)
+    for left in (100, 200, 300):
+        mask[60:180, left:left + 8] = True  # a line of three 1s
+    tip = np.tril(np.ones((30, 40), bool))
+    mask[320:350, 200:240] = tip  # a shadow's tip far below them
+    mask[90:120, 410:450] = tip  # and one beside them, a quarter as tall
+    digits = photo.segment(mask)
+    assert [(line, piece.left) for line, piece, _, _ in digits] == [(0, 100), (0, 200), (0, 300)]
+
+
+def test_the_parts_of_a_piece_split_as_too_wide_are_offered_joined_however_wide():
+    wide_zero = [[(0.5, 0.0), (1.2, 0.25), (1.2, 0.75), (0.5, 1.0), (-0.2, 0.75), (-0.2, 0.25), (0.5, 0.0)]]
+    image = sheet((520, 260))
+    draw(image, wide_zero, 100, 50, 160, 9)
+    draw(image, wide_zero, 232, 50, 160, 9)  # touching the first: one piece of ink, cut in two
+    found = photo.read_photo(encode(image), "00.png").found
+    assert len(found.digits) == 2 and [(join.first, join.split) for join in found.joins] == [(0, True)]
 
 
 def test_two_touching_digits_are_split():

@@ -50,3 +50,11 @@ def test_the_answer_reads_the_chosen_digits_for_each_photo():
 def test_a_sure_one_beside_an_unsure_digit_stays_apart_even_if_joined_reads_surer_than_the_other():
     pieces = [digit(1, 8.0, 0), digit(4, 2.0, 20)]
     assert choose_digits(Model(), [Found(pieces, [Join(0, digit(4, 6.0))])]) == [pieces]
+
+
+def test_the_parts_of_one_piece_cut_in_two_stay_joined_unless_each_is_surer_apart():
+    sure_and_unsure = [digit(2, 8.0, 0), digit(1, 2.0, 20)]
+    whole = Join(0, digit(2, 6.0), split=True)
+    assert choose_digits(Model(), [Found(sure_and_unsure, [whole])]) == [[whole.digit]]
+    both_sure = [digit(1, 8.0, 0), digit(7, 8.0, 20)]
+    assert choose_digits(Model(), [Found(both_sure, [Join(0, digit(4, 6.0), split=True)])]) == [both_sure]
