@@ -167,8 +167,9 @@ def paper_level(grey: np.ndarray, shadows: bool = True) -> np.ndarray:
     any pen's stroke, removes the writing and keeps every straight step and slope of the light (a
     shadow's edge, a gradient). It fills a shadow's corner too, as it fills a stroke: with `shadows`,
     the closing is rebuilt downwards (a reconstruction by erosion) wherever the dark area it filled
-    is joined to a larger dark area by pixels that are not thin strokes, which gives a shadow its
-    corners back and leaves the writing removed.
+    is joined to a larger dark area by pixels that are not strokes (the floor it is rebuilt to is a
+    closing wider than the writing's own strokes: stroke_window), which gives a shadow its corners
+    back, however long and thin they run, and leaves the writing removed.
 
     All of it runs on an area-averaged copy at most 200 px across (fast, and less noisy); the image is
     extended linearly beyond its edges so a slope is followed right up to them, and one more erosion
@@ -184,7 +185,7 @@ def paper_level(grey: np.ndarray, shadows: bool = True) -> np.ndarray:
     if shadows:
         floor = stroke_window(padded, paper, window)
         strokes_removed = ndimage.grey_closing(padded, size=(floor, floor), mode="nearest")
-        paper = reconstruct_by_erosion(paper, strokes_removed, steps=window)
+        paper = reconstruct_by_erosion(paper, strokes_removed, steps=3 * window)
     paper = ndimage.minimum_filter(paper, size=3, mode="nearest")[margin:-margin, margin:-margin]
     if factor > 1:
         paper = np.asarray(Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR))
