@@ -133,6 +133,8 @@ class PhotoBenchmarkParams:
     )
     failures_shown: int = _spec(24, lambda value: 0 <= value <= 100, "a whole number in 0..100")
     seed: int = _spec(2026, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
+    # test: the headline figures; validation: the train stage's held-out split, to tune the photo path on
+    digits: str = _choice("test", "test", "validation")
 
 
 SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "own": OwnParams,

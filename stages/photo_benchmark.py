@@ -16,6 +16,10 @@ one line. Each photo's file bytes go through the same photo → digits path as t
     python -m stages.photo_benchmark [--failures DIR]
 
 --failures DIR also writes every failed photo's file, named by what it shows and what was read.
+With `photo_benchmark.digits: validation` the photos show digits of the train stage's validation split
+instead (train.validation_fraction, train.seed): the digits to tune the photo path on, so that the test
+digits' figures stay a measure and not a target, e.g.
+    dvc exp run -S photo_benchmark.digits=validation -S photo_benchmark.seed=11
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ class Outcome:
 # --- the photos --------------------------------------------------------------------------------------
 
 def plan(config: params.PhotoBenchmarkParams, images: np.ndarray, labels: np.ndarray) -> list[Job]:
-    """Which test digits each photo shows: the test set in a seeded order, single digits first, then the
+    """Which digits each photo shows: `images` in a seeded order, single digits first, then the
     numbers (each 3-5 digits by default), wrapping around when more are asked for than there are."""
     rng = np.random.default_rng([config.seed, 0])
     order = rng.permutation(len(images))
@@ -272,13 +276,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def benchmark_digits(config: params.PhotoBenchmarkParams) -> tuple[np.ndarray, np.ndarray]:
+    """The raw 28x28 digits and labels the photos are made of: the test set, or the train stage's
+    validation split (its own params choose it, as in training)."""
+    if config.digits == "test":
+        arrays = load_mnist(DATA, normalized=False, splits=("test",))
+        return arrays["x_test"], arrays["y_test"]
+    train = params.load("train")
+    arrays = load_mnist(DATA, normalized=False, splits=("train",))
+    from mnist_dvc.network import split_validation  # TensorFlow: loaded here anyway, to run the model
+
+    _, held_out = split_validation(len(arrays["y_train"]), train.validation_fraction, train.seed)
+    return arrays["x_train"][held_out], arrays["y_train"][held_out]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = params.load("photo_benchmark")
-    arrays = load_mnist(DATA, normalized=False, splits=("test",))
+    images, labels = benchmark_digits(config)
     if not MODEL.is_file():
         load_model(MODEL)  # the one message for a missing model, before the photos are made
-    jobs = plan(config, arrays["x_test"], arrays["y_test"])
+    jobs = plan(config, images, labels)
     read = read_all(jobs)
     model = load_model(MODEL)
     answers = read_photos(model, [(job.name, found) for job, (_, found) in zip(jobs, read, strict=True)])

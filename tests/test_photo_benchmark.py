@@ -8,13 +8,15 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
-from mnist_dvc.common import csv_text
+from mnist_dvc.common import csv_text, save_npz
 from mnist_dvc.params import PhotoBenchmarkParams
 from mnist_dvc.reading import Answer, DigitAnswer
 from mnist_dvc.render import CONDITIONS
 from stages import photo_benchmark as bench
+from tests.conftest import REPO, synthetic_mnist
 
 PLAIN = {"pen": "felt", "ink": "black", "paper": "white", "light": "even", "blur": "sharp", "file": "png"}
 
@@ -105,6 +107,27 @@ def test_the_plan_is_seeded_and_gives_each_photo_its_digits():
     assert [(job.name, job.labels, job.seed) for job in again] == [(job.name, job.labels, job.seed) for job in jobs]
     other = bench.plan(PhotoBenchmarkParams(single_digits=30, numbers=12, seed=2), images, labels)
     assert [job.labels for job in other] != [job.labels for job in jobs]
+
+
+@pytest.mark.parametrize("digits", ["test", "validation"])
+def test_the_photos_show_test_digits_or_the_train_stages_validation_split(tmp_path, monkeypatch, digits):
+    from mnist_dvc.network import split_validation
+
+    arrays = synthetic_mnist(train=300, test=50)
+    save_npz(tmp_path / bench.DATA, arrays)
+    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document["train"].update(validation_fraction=0.2, seed=5)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
+    monkeypatch.chdir(tmp_path)
+    images, labels = bench.benchmark_digits(PhotoBenchmarkParams(digits=digits))
+    if digits == "test":
+        expected = np.arange(50)
+        assert np.array_equal(images, arrays["x_test"]) and np.array_equal(labels, arrays["y_test"])
+    else:
+        _, expected = split_validation(300, 0.2, 5)
+        assert np.array_equal(images, arrays["x_train"][expected])
+        assert np.array_equal(labels, arrays["y_train"][expected])
+    assert len(images) == len(expected)
 
 
 def test_a_photo_with_no_ink_is_read_as_nothing():
