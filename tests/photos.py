@@ -19,11 +19,13 @@ def photograph(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
 
 
 def write_photos(digits: np.ndarray, folder: Path, seed: int = 0) -> list[Path]:
+    """One PNG file per digit, its bytes as the renderer encoded them (saving the image again would
+    encode every photo twice, which took most of the time)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     paths = []
     for index, digit in enumerate(digits):
         path = folder / f"digit-{index:04d}.png"
-        photograph(digit, rng).save(path)
+        path.write_bytes(render_photo([digit], [0], rng, draw_conditions(rng, **PLAIN)).data)
         paths.append(path)
     return paths
