@@ -194,8 +194,9 @@ def paper_level(grey: np.ndarray, shadows: bool = True) -> np.ndarray:
 
 def stroke_window(grey: np.ndarray, paper: np.ndarray, window: int) -> int:
     """An odd window wider than the writing's strokes (in `grey`'s pixels, with `paper` its estimate
-    without shadows), so that a closing by it removes every stroke: twice the strokes' median
-    half-width along their centre lines, and more; at least 3, at most `window`."""
+    without shadows), so that a closing by it removes every stroke: STROKE_WINDOW_WIDTHS times their
+    width, which is twice the median distance to the paper along their centre lines; at least 3, at
+    most `window`."""
     mask = ink_mask(absorbed_light(grey, paper))
     if not mask.any():
         return 3
