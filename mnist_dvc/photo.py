@@ -32,6 +32,7 @@ import math
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
@@ -392,8 +393,8 @@ def join_stacked(pieces: list[Piece]) -> list[Piece]:
         kept: list[Piece] = []
         for piece in sorted(pieces, key=lambda p: (p.left, p.top)):
             for index, other in enumerate(kept):
-                gap = max(other.top, piece.top) - min(other.bottom, piece.bottom)
-                if horizontal_overlap(other, piece) >= 0.5 and gap <= 0.25 * max(other.height, piece.height):
+                close = vertical_gap(other, piece) <= 0.25 * max(other.height, piece.height)
+                if horizontal_overlap(other, piece) >= 0.5 and close:
                     kept[index] = other.joined(piece)
                     changed = True
                     break
@@ -403,12 +404,12 @@ def join_stacked(pieces: list[Piece]) -> list[Piece]:
     return pieces
 
 
-def group_lines(pieces: list[Piece]) -> list[list[Piece]]:
+def group_lines(pieces: list[Piece], typical: int) -> list[list[Piece]]:
     """Group pieces into lines of writing, top line first. Going left to right, a tall piece continues
     the line whose last tall piece shares at least half of its rows (so a line may climb or sink
     across the page); short pieces (a detached bar, a broken-off end) then join the nearest line if it
-    is within half a digit's height, and are dropped if no line is (a shadow's tip far from the writing)."""
-    typical = typical_height(pieces)
+    is within half a digit's height, and are dropped if no line is (a shadow's tip far from the writing).
+    `typical` is a digit's height (typical_height)."""
     lines: list[list[Piece]] = []
     short = []
     for piece in sorted(pieces, key=lambda p: p.left):
@@ -531,9 +532,17 @@ def digit_width(line: list[Piece], piece: Piece) -> float:
     return max(float(np.median(others)), 0.55 * max(height, piece.height))
 
 
-def segment(mask: np.ndarray) -> list[tuple[int, Piece, np.ndarray, int]]:
-    """(line, box, the digit's own ink cropped to its box, the piece it was cut from) for every digit, in
-    reading order; digits cut from one wide piece (split_wide) share the last number."""
+class Segment(NamedTuple):
+    """One digit found in the ink mask."""
+
+    line: int  # 0 for the top line of writing
+    piece: Piece  # its box
+    ink: np.ndarray  # its own ink, cropped to the box
+    source: int  # the piece it was cut from: digits split_wide cut from one piece share it
+
+
+def segment(mask: np.ndarray) -> list[Segment]:
+    """Every digit in the mask, in reading order."""
     labels, pieces = connected_pieces(mask)
     pieces = join_stacked(drop_specks(labels, pieces))
     if not pieces:
@@ -541,14 +550,14 @@ def segment(mask: np.ndarray) -> list[tuple[int, Piece, np.ndarray, int]]:
     digits = []
     typical = typical_height(pieces)
     sources = itertools.count()
-    for number, line in enumerate(group_lines(pieces)):
+    for number, line in enumerate(group_lines(pieces, typical)):
         joined = [piece for piece in join_pieces(line) if piece.height >= NOT_A_DIGIT * typical]
         for piece, source in zip(joined, sources, strict=False):  # sources never ends
             rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
             whole = np.zeros_like(mask)
             whole[rows, cols] = np.isin(labels[rows, cols], piece.labels)
             for part in split_wide(piece, whole, digit_width(joined, piece)):
-                digits.append((number, part, whole[part.top:part.bottom, part.left:part.right], source))
+                digits.append(Segment(number, part, whole[part.top:part.bottom, part.left:part.right], source))
     return digits
 
 
@@ -635,27 +644,29 @@ def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0,
     if not found:
         raise UserError(f"{name}: no ink found (blank or uniform image)")
     digits = [Digit(digit_frame(own), original_box(piece, scale, size), line) for line, piece, own, _ in found]
-    joins = [Join(first, Digit(digit_frame(own), original_box(piece, scale, size), found[first][0]), split)
+    joins = [Join(first, Digit(digit_frame(own), original_box(piece, scale, size), found[first].line), split)
              for first, piece, own, split in join_candidates(found)]
     return digits, joins
 
 
-def join_candidates(found: list[tuple[int, Piece, np.ndarray, int]]) -> list[tuple[int, Piece, np.ndarray, bool]]:
+def join_candidates(found: list[Segment]) -> list[tuple[int, Piece, np.ndarray, bool]]:
     """Neighbours in a line close enough, and together narrow enough, to be one digit in two pieces (a 4
     written in two strokes, a 5 with its bar apart), and the parts of any piece split_wide cut (a wide 2
     or 0 may be one digit however wide it is): the index of the first, their joint box, their ink
     together, and whether they were cut from one piece. Which reading is right is the model's to say."""
     candidates = []
-    for first, ((line, a, ink_a, source), (next_line, b, ink_b, next_source)) in enumerate(itertools.pairwise(found)):
+    for first, (this, after) in enumerate(itertools.pairwise(found)):
+        a, b = this.piece, after.piece
         height = max(a.height, b.height)
         near = b.left - a.right <= MAX_JOIN_GAP * height and max(a.right, b.right) - a.left <= MAX_JOIN_WIDTH * height
-        if next_line != line or not (near or source == next_source):
+        split = this.source == after.source
+        if after.line != this.line or not (near or split):
             continue
         both = a.joined(b)
         ink = np.zeros((both.height, both.width), dtype=bool)
-        for piece, own in ((a, ink_a), (b, ink_b)):
+        for piece, own in ((a, this.ink), (b, after.ink)):
             ink[piece.top - both.top:piece.bottom - both.top, piece.left - both.left:piece.right - both.left] |= own
-        candidates.append((first, both, ink, source == next_source))
+        candidates.append((first, both, ink, split))
     return candidates
 
 
