@@ -26,7 +26,7 @@ from PIL import Image
 from scipy import ndimage
 
 from mnist_dvc import params, photo
-from mnist_dvc.common import IMAGE_SIZE, load_mnist, load_model, run_main, scale_pixels
+from mnist_dvc.common import IMAGE_SIZE, load_mnist, load_model, run_main, scale_pixels, split_validation
 
 INPUT = Path("data/prepared/mnist.npz")
 UPSCALE = 6  # MNIST's strokes (about 2.7 px) become about 16 px wide: room for a thin pen and a marker
@@ -101,8 +101,6 @@ def main() -> None:
     args = parser.parse_args()
     config = params.load("train")
     arrays = load_mnist(INPUT, normalized=True, splits=("train",))
-    from mnist_dvc.network import split_validation
-
     _, val_idx = split_validation(len(arrays["y_train"]), config.validation_fraction, config.seed)
     images, labels = arrays["x_train"][val_idx], arrays["y_train"][val_idx]
     model = load_model(args.model)

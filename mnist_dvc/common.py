@@ -386,6 +386,16 @@ def load_mnist(
     return arrays
 
 
+def split_validation(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded shuffle of 0..count-1 cut into (train indices, validation indices): the train stage's
+    split, which the photo benchmark and benchmarks/robustness.py also draw validation digits from."""
+    order = np.random.default_rng(seed).permutation(count)
+    held_out = max(1, round(count * fraction))
+    if held_out >= count:
+        raise UserError(f"train.validation_fraction = {fraction} leaves none of the {count} images for training")
+    return np.sort(order[held_out:]), np.sort(order[:held_out])
+
+
 def scale_pixels(images: np.ndarray) -> np.ndarray:
     """Map 0..255 pixel values to float32 0..1 (÷ 255): the one scaling training and prediction share."""
     return np.divide(images, np.float32(255), dtype=np.float32)

@@ -18,7 +18,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 from mnist_dvc import params
-from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, ZIP_EPOCH, UserError, atomic_path
+from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, ZIP_EPOCH, atomic_path, split_validation
 from mnist_dvc.own import training_copies
 
 # Several steps per call into the compiled graph: per-step Python dispatch dominates an epoch otherwise.
@@ -34,15 +34,6 @@ def build_model(config: params.TrainParams) -> keras.Sequential:
             layers.append(keras.layers.Dropout(config.dropout))
     layers.append(keras.layers.Dense(NUM_CLASSES))
     return keras.Sequential(layers, name="mnist_mlp")
-
-
-def split_validation(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded shuffle of 0..count-1 cut into (train indices, validation indices)."""
-    order = np.random.default_rng(seed).permutation(count)
-    held_out = max(1, round(count * fraction))
-    if held_out >= count:
-        raise UserError(f"train.validation_fraction = {fraction} leaves none of the {count} images for training")
-    return np.sort(order[held_out:]), np.sort(order[:held_out])
 
 
 def shift_images(images: tf.Tensor, max_shift: int, seed: tf.Tensor) -> tf.Tensor:

@@ -49,6 +49,7 @@ from mnist_dvc.common import (
     load_model,
     run_main,
     scale_pixels,
+    split_validation,
     write_bytes_atomic,
 )
 from mnist_dvc.photo import Found, read_photo
@@ -284,8 +285,6 @@ def benchmark_digits(config: params.PhotoBenchmarkParams) -> tuple[np.ndarray, n
         return arrays["x_test"], arrays["y_test"]
     train = params.load("train")
     arrays = load_mnist(DATA, normalized=False, splits=("train",))
-    from mnist_dvc.network import split_validation  # TensorFlow: loaded here anyway, to run the model
-
     _, held_out = split_validation(len(arrays["y_train"]), train.validation_fraction, train.seed)
     return arrays["x_train"][held_out], arrays["y_train"][held_out]
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from mnist_dvc.common import csv_text, save_npz
+from mnist_dvc.common import csv_text, save_npz, split_validation
 from mnist_dvc.params import PhotoBenchmarkParams
 from mnist_dvc.reading import Answer, DigitAnswer
 from mnist_dvc.render import CONDITIONS
@@ -111,8 +111,6 @@ def test_the_plan_is_seeded_and_gives_each_photo_its_digits():
 
 @pytest.mark.parametrize("digits", ["test", "validation"])
 def test_the_photos_show_test_digits_or_the_train_stages_validation_split(tmp_path, monkeypatch, digits):
-    from mnist_dvc.network import split_validation
-
     arrays = synthetic_mnist(train=300, test=50)
     save_npz(tmp_path / bench.DATA, arrays)
     document = yaml.safe_load((REPO / "params.yaml").read_text())
