@@ -78,18 +78,17 @@ def sample_bilinear(images: tf.Tensor, columns: tf.Tensor, rows: tf.Tensor) -> t
     """out[b, i, j] = images[b] read at the real-valued position (rows[b, i, j], columns[b, i, j]),
     interpolated between its four neighbours; positions outside the image read 0 (paper)."""
     height, width = images.shape[1], images.shape[2]
-    # A zero border of 3 holds every clipped position and its right and lower neighbours.
-    padded = tf.pad(images, [[0, 0], [3, 3], [3, 3]])
-    # Each pixel with its right, lower and lower-right neighbours (one small convolution), so that one
-    # gather reads all four.
-    corners = tf.nn.conv2d(padded[..., None], tf.reshape(tf.eye(4), [2, 2, 1, 4]), 1, "VALID")
-    corners = tf.reshape(corners, [-1, 4])
+    # A zero border of 3 holds every clipped position and its right and lower neighbours. Four flat
+    # gathers are cheaper here than building each pixel's 2x2 neighbourhood first.
+    stride = width + 6
+    flat = tf.reshape(tf.pad(images, [[0, 0], [3, 3], [3, 3]]), [-1])
     rows, columns = tf.clip_by_value(rows, -2, height + 1), tf.clip_by_value(columns, -2, width + 1)
     top, left = tf.floor(rows), tf.floor(columns)
     down, right = rows - top, columns - left
-    image_base = tf.reshape(tf.range(tf.shape(images)[0]) * (height + 5) * (width + 5), [-1, 1, 1])
-    index = image_base + (tf.cast(top, tf.int32) + 3) * (width + 5) + tf.cast(left, tf.int32) + 3
-    top_left, top_right, bottom_left, bottom_right = tf.unstack(tf.gather(corners, index), axis=-1)
+    image_base = tf.reshape(tf.range(tf.shape(images)[0]) * (height + 6) * stride, [-1, 1, 1])
+    index = image_base + (tf.cast(top, tf.int32) + 3) * stride + tf.cast(left, tf.int32) + 3
+    top_left, top_right = tf.gather(flat, index), tf.gather(flat, index + 1)
+    bottom_left, bottom_right = tf.gather(flat, index + stride), tf.gather(flat, index + stride + 1)
     upper = top_left + right * (top_right - top_left)
     lower = bottom_left + right * (bottom_right - bottom_left)
     return upper + down * (lower - upper)
