@@ -82,7 +82,7 @@ def test_the_photo_benchmark_reaches_its_targets(real_repo):
 
 
 def test_photographed_digits_are_classified_almost_as_well_as_the_originals(real_repo, tmp_path):
-    count = 500
+    count = 300
     raw = load_mnist(real_repo / "data/raw/mnist.npz", normalized=False)
     digits, labels = raw["x_test"][:count], raw["y_test"][:count]
     write_photos(digits, tmp_path / "photos", seed=1)

@@ -123,6 +123,23 @@ def test_affine_rotation_scale_and_shear_move_ink_as_documented():
     assert top[1] - bottom[1] == pytest.approx(10 * np.tan(np.radians(20)), abs=0.1), "the top leans right"
 
 
+def test_bilinear_sampling_matches_scipy_inside_at_the_edges_and_beyond_them():
+    import tensorflow as tf
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 28, 28), dtype=np.float32)
+    # whole and half pixels, every edge, and positions far outside (clipped: they read paper)
+    rows = rng.uniform(-6, 34, (3, 28, 28)).astype(np.float32)
+    columns = rng.uniform(-6, 34, (3, 28, 28)).astype(np.float32)
+    rows[:, 0, :4], columns[:, 0, :4] = [-1, 0, 27, 28], [28, 27, 0, -1]
+    rows[:, 1, :3], columns[:, 1, :3] = [13.5, 26.5, -0.5], [0.5, 27.5, 13.0]
+    sampled = network.sample_bilinear(tf.constant(images), tf.constant(columns), tf.constant(rows)).numpy()
+    expected = np.stack([ndimage.map_coordinates(image, [r, c], order=1, mode="grid-constant", cval=0.0)
+                         for image, r, c in zip(images, rows, columns, strict=True)])
+    np.testing.assert_allclose(sampled, expected, atol=1e-5)
+
+
 def test_elastic_displacements_are_smooth_with_the_asked_size():
     import tensorflow as tf
 
