@@ -267,8 +267,18 @@ def test_ctrl_c_during_dvc_repro_keeps_the_last_good_outputs(workspace):
 SLOW_TRAINING = ("-S", "train.epochs=100", "-S", "train.batch_size=8")  # about 30 s of epochs here
 
 
-def exp_show_rows(repo: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(dvc(repo, "exp", "show", "--csv").stdout)))
+def exp_show_rows(repo: Path, timeout: float = 600) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(run(["dvc", "exp", "show", "--csv"], cwd=repo, timeout=timeout).stdout)))
+
+
+def polled_rows(repo: Path) -> list[dict[str, str]] | None:
+    """`dvc exp show` while an experiment runs, or None if it hangs: racing a queued run as it finishes,
+    DVC's reader thread can die on a git object that was just removed (pygit2 NotFoundError) and leave
+    the command waiting for ever (treeverse/dvc#8762, #8615). A poll that hangs is skipped."""
+    try:
+        return exp_show_rows(repo, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def steps_seen_while(repo: Path, running, row_of) -> list[int]:
@@ -276,7 +286,8 @@ def steps_seen_while(repo: Path, running, row_of) -> list[int]:
     seen: list[int] = []
     deadline = time.monotonic() + 300
     while running() and time.monotonic() < deadline:
-        row = row_of(exp_show_rows(repo))
+        rows = polled_rows(repo)
+        row = row_of(rows) if rows is not None else None
         if row and row.get("step", "").isdigit() and running():
             seen.append(int(row["step"]))
         time.sleep(1)
