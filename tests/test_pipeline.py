@@ -267,18 +267,21 @@ def test_ctrl_c_during_dvc_repro_keeps_the_last_good_outputs(workspace):
 SLOW_TRAINING = ("-S", "train.epochs=100", "-S", "train.batch_size=8")  # about 30 s of epochs here
 
 
-def exp_show_rows(repo: Path, timeout: float = 600) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(run(["dvc", "exp", "show", "--csv"], cwd=repo, timeout=timeout).stdout)))
+def exp_show_rows(repo: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(dvc(repo, "exp", "show", "--csv").stdout)))
 
 
 def polled_rows(repo: Path) -> list[dict[str, str]] | None:
-    """`dvc exp show` while an experiment runs, or None if it hangs: racing a queued run as it finishes,
-    DVC's reader thread can die on a git object that was just removed (pygit2 NotFoundError) and leave
-    the command waiting for ever (treeverse/dvc#8762, #8615). A poll that hangs is skipped."""
+    """`dvc exp show` while an experiment runs, or None when that poll fails or hangs. DVC races with a
+    run that is starting or finishing: a workspace run removes `refs/exps/exec/EXEC_BASELINE` as it
+    ends, and a poll then fails with "unknown Git revision"; racing a queued run, the reader thread can
+    die on a git object that was just removed (pygit2 NotFoundError) and leave the command waiting for
+    ever (treeverse/dvc#8762, #8615). Such a poll is skipped; the next one counts."""
     try:
-        return exp_show_rows(repo, timeout=60)
+        result = run(["dvc", "exp", "show", "--csv"], cwd=repo, check=False, timeout=60)
     except subprocess.TimeoutExpired:
         return None
+    return list(csv.DictReader(io.StringIO(result.stdout))) if result.returncode == 0 else None
 
 
 def steps_seen_while(repo: Path, running, row_of) -> list[int]:
