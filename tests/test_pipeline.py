@@ -267,8 +267,8 @@ def test_ctrl_c_during_dvc_repro_keeps_the_last_good_outputs(workspace):
 SLOW_TRAINING = ("-S", "train.epochs=100", "-S", "train.batch_size=8")  # about 30 s of epochs here
 
 
-def exp_show_rows(repo: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(dvc(repo, "exp", "show", "--csv").stdout)))
+def exp_show_rows(repo: Path, timeout: float = 600) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(run(["dvc", "exp", "show", "--csv"], cwd=repo, timeout=timeout).stdout)))
 
 
 def polled_rows(repo: Path) -> list[dict[str, str]] | None:
@@ -278,10 +278,9 @@ def polled_rows(repo: Path) -> list[dict[str, str]] | None:
     die on a git object that was just removed (pygit2 NotFoundError) and leave the command waiting for
     ever (treeverse/dvc#8762, #8615). Such a poll is skipped; the next one counts."""
     try:
-        result = run(["dvc", "exp", "show", "--csv"], cwd=repo, check=False, timeout=60)
-    except subprocess.TimeoutExpired:
+        return exp_show_rows(repo, timeout=60)
+    except (subprocess.TimeoutExpired, AssertionError):  # run() reports a non-zero exit as AssertionError
         return None
-    return list(csv.DictReader(io.StringIO(result.stdout))) if result.returncode == 0 else None
 
 
 def steps_seen_while(repo: Path, running, row_of) -> list[int]:
