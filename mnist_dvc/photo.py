@@ -60,6 +60,9 @@ MAX_JOIN_WIDTH = 1.1
 # apart after the pieces of each digit were joined is not writing (a shadow's pointed tip, a stray mark).
 SHORT_PIECE = 0.5
 NOT_A_DIGIT = 0.4
+# A piece of a line whose longer side is under FRAGMENT of a typical digit's height is part of a
+# digit too small to be read alone: it joins its nearer neighbour, or is dropped (join_fragments).
+FRAGMENT = 0.6
 MIN_CONTRAST = 0.08  # ink must absorb at least 8 % more light than the paper around it
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -453,8 +456,7 @@ def merge_side_by_side(lines: list[list[Piece]]) -> list[list[Piece]]:
 
 def join_pieces(line: list[Piece]) -> list[Piece]:
     """Join the pieces of one digit. In a line of writing, digits follow each other left to right, so
-    pieces whose columns overlap belong together (the detached top of a 5, a 4's two strokes); a small
-    piece close to a bigger one is a broken-off part of it."""
+    pieces whose columns overlap belong together (the detached top of a 5, a 4's two strokes)."""
     digits: list[Piece] = []
     for piece in sorted(line, key=lambda p: p.left):
         if (digits and horizontal_overlap(digits[-1], piece) >= 0.25
@@ -462,20 +464,22 @@ def join_pieces(line: list[Piece]) -> list[Piece]:
             digits[-1] = digits[-1].joined(piece)
         else:
             digits.append(piece)
-    height = float(np.median([digit.height for digit in digits]))
-    typical_area = float(np.median([digit.area for digit in digits]))
-    index = 0
-    while index < len(digits) and len(digits) > 1:
-        digit = digits[index]
-        neighbours = [i for i in (index - 1, index + 1) if 0 <= i < len(digits)]
-        gaps = {i: max(digits[i].left, digit.left) - min(digits[i].right, digit.right) for i in neighbours}
-        nearest = min(gaps, key=gaps.get)
-        if digit.area < 0.25 * typical_area and digit.height < 0.6 * height and gaps[nearest] <= 0.15 * height:
-            digits[nearest] = digits[nearest].joined(digit)
-            del digits[index]
-            index = 0
-        else:
-            index += 1
+    return digits
+
+
+def join_fragments(digits: list[Piece], typical: int) -> list[Piece]:
+    """Pieces of a line too small to be a digit (their longer side under FRAGMENT of a typical digit's
+    height: a stroke broken at a shadow's edge, a stray mark), smallest first: each joined to the nearer
+    of its neighbours when that is within MAX_JOIN_GAP of a digit's height, else dropped."""
+    digits = list(digits)
+    while small := [i for i, d in enumerate(digits) if max(d.height, d.width) < FRAGMENT * typical]:
+        index = min(small, key=lambda i: digits[i].area)
+        piece = digits.pop(index)
+        gaps = {i: max(digits[i].left, piece.left) - min(digits[i].right, piece.right)
+                for i in (index - 1, index) if 0 <= i < len(digits)}
+        if gaps and min(gaps.values()) <= MAX_JOIN_GAP * typical:
+            nearest = min(gaps, key=gaps.get)
+            digits[nearest] = digits[nearest].joined(piece)
     return digits
 
 
@@ -551,7 +555,8 @@ def segment(mask: np.ndarray) -> list[Segment]:
     typical = typical_height(pieces)
     sources = itertools.count()
     for number, line in enumerate(group_lines(pieces, typical)):
-        joined = [piece for piece in join_pieces(line) if piece.height >= NOT_A_DIGIT * typical]
+        digits_of_line = join_fragments(join_pieces(line), typical)
+        joined = [piece for piece in digits_of_line if piece.height >= NOT_A_DIGIT * typical]
         for piece, source in zip(joined, sources, strict=False):  # sources never ends
             rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
             whole = np.zeros_like(mask)

@@ -325,6 +325,18 @@ def test_a_shadows_tip_or_a_short_mark_apart_from_the_writing_is_not_a_digit():
     assert [(line, piece.left) for line, piece, _, _ in digits] == [(0, 100), (0, 200), (0, 300)]
 
 
+def test_a_stroke_broken_in_two_is_one_digit_and_a_mark_far_from_the_digits_is_none():
+    mask = np.zeros((300, 760), bool)
+    for left in (60, 160, 360, 460):
+        mask[60:180, left:left + 8] = True  # 1 1 _ 1 1, and the middle 1 broken at a shadow's edge:
+    mask[60:118, 272:280] = True  # its upper half
+    mask[122:180, 260:268] = True  # and its lower half, shifted left: no column in common
+    mask[100:150, 620:628] = True  # a mark under half a digit tall, well apart from the last 1
+    digits = photo.segment(mask)
+    assert [(piece.left, piece.top, piece.right, piece.bottom) for _, piece, _, _ in digits] == [
+        (60, 60, 68, 180), (160, 60, 168, 180), (260, 60, 280, 180), (360, 60, 368, 180), (460, 60, 468, 180)]
+
+
 def test_the_parts_of_a_piece_split_as_too_wide_are_offered_joined_however_wide():
     wide_zero = [[(0.5, 0.0), (1.2, 0.25), (1.2, 0.75), (0.5, 1.0), (-0.2, 0.75), (-0.2, 0.25), (0.5, 0.0)]]
     image = sheet((520, 260))
