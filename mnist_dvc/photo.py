@@ -648,17 +648,29 @@ def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0,
     found = segment(mask) if mask.any() else []
     if not found:
         raise UserError(f"{name}: no ink found (blank or uniform image)")
-    digits = [Digit(digit_frame(own), original_box(piece, scale, size), line) for line, piece, own, _ in found]
-    joins = [Join(first, Digit(digit_frame(own), original_box(piece, scale, size), found[first].line), split)
-             for first, piece, own, split in join_candidates(found)]
+
+    def framed(piece: Piece, ink: np.ndarray, line: int) -> Digit:
+        return Digit(digit_frame(ink), original_box(piece, scale, size), line)
+
+    digits = [framed(piece, own, line) for line, piece, own, _ in found]
+    joins = [Join(pair.first, framed(pair.piece, pair.ink, found[pair.first].line), pair.split)
+             for pair in join_candidates(found)]
     return digits, joins
 
 
-def join_candidates(found: list[Segment]) -> list[tuple[int, Piece, np.ndarray, bool]]:
+class JoinCandidate(NamedTuple):
+    """Two neighbouring segments, `first` and the one after it, taken together."""
+
+    first: int
+    piece: Piece  # their joint box
+    ink: np.ndarray  # their ink together, cropped to that box
+    split: bool  # they were cut from one piece (split_wide)
+
+
+def join_candidates(found: list[Segment]) -> list[JoinCandidate]:
     """Neighbours in a line close enough, and together narrow enough, to be one digit in two pieces (a 4
     written in two strokes, a 5 with its bar apart), and the parts of any piece split_wide cut (a wide 2
-    or 0 may be one digit however wide it is): the index of the first, their joint box, their ink
-    together, and whether they were cut from one piece. Which reading is right is the model's to say."""
+    or 0 may be one digit however wide it is). Which reading is right is the model's to say."""
     candidates = []
     for first, (this, after) in enumerate(itertools.pairwise(found)):
         a, b = this.piece, after.piece
@@ -671,7 +683,7 @@ def join_candidates(found: list[Segment]) -> list[tuple[int, Piece, np.ndarray, 
         ink = np.zeros((both.height, both.width), dtype=bool)
         for piece, own in ((a, this.ink), (b, after.ink)):
             ink[piece.top - both.top:piece.bottom - both.top, piece.left - both.left:piece.right - both.left] |= own
-        candidates.append((first, both, ink, split))
+        candidates.append(JoinCandidate(first, both, ink, split))
     return candidates
 
 
