@@ -60,8 +60,8 @@ MAX_JOIN_WIDTH = 1.1
 # apart after the pieces of each digit were joined is not writing (a shadow's pointed tip, a stray mark).
 SHORT_PIECE = 0.5
 NOT_A_DIGIT = 0.4
-# A piece of a line whose longer side is under FRAGMENT of a typical digit's height is part of a
-# digit too small to be read alone: it joins its nearer neighbour, or is dropped (join_fragments).
+# A piece of a line whose longer side is under FRAGMENT of the line's typical digit height is part of
+# a digit, too small to be read alone: it joins its nearer neighbour, or is dropped (join_fragments).
 FRAGMENT = 0.6
 MIN_CONTRAST = 0.08  # ink must absorb at least 8 % more light than the paper around it
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -467,11 +467,13 @@ def join_pieces(line: list[Piece]) -> list[Piece]:
     return digits
 
 
-def join_fragments(digits: list[Piece], typical: int) -> list[Piece]:
-    """Pieces of a line too small to be a digit (their longer side under FRAGMENT of a typical digit's
-    height: a stroke broken at a shadow's edge, a stray mark), smallest first: each joined to the nearer
-    of its neighbours when that is within MAX_JOIN_GAP of a digit's height, else dropped."""
+def join_fragments(digits: list[Piece]) -> list[Piece]:
+    """Pieces of one line too small to be a digit (their longer side under FRAGMENT of the line's
+    typical digit height: a stroke broken at a shadow's edge, a stray mark), smallest first: each
+    joined to the nearer of its neighbours when that is within MAX_JOIN_GAP of that height, else
+    dropped. The line's own height, so a line written smaller than another keeps its digits."""
     digits = list(digits)
+    typical = typical_height(digits)
     while small := [i for i, d in enumerate(digits) if max(d.height, d.width) < FRAGMENT * typical]:
         index = min(small, key=lambda i: digits[i].area)
         piece = digits.pop(index)
@@ -555,7 +557,7 @@ def segment(mask: np.ndarray) -> list[Segment]:
     typical = typical_height(pieces)
     sources = itertools.count()
     for number, line in enumerate(group_lines(pieces, typical)):
-        digits_of_line = join_fragments(join_pieces(line), typical)
+        digits_of_line = join_fragments(join_pieces(line))
         joined = [piece for piece in digits_of_line if piece.height >= NOT_A_DIGIT * typical]
         for piece, source in zip(joined, sources, strict=False):  # sources never ends
             rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)

@@ -364,6 +364,17 @@ def test_two_lines_are_read_top_line_first():
     assert digits[2].box[1] > digits[0].box[1] + 200
 
 
+def test_a_line_written_half_as_tall_as_the_line_above_keeps_all_its_digits():
+    mask = np.zeros((400, 500), bool)
+    for left in (100, 200, 300):
+        mask[60:180, left:left + 8] = True  # 1 1 1
+    for left in (100, 140):
+        mask[250:310, left:left + 6] = True  # and 1 1 below, half as tall and close together
+    digits = photo.segment(mask)
+    assert [(line, piece.left, piece.height) for line, piece, _, _ in digits] == [
+        (0, 100, 120), (0, 200, 120), (0, 300, 120), (1, 100, 60), (1, 140, 60)]
+
+
 def test_a_small_number_on_a_large_photo_is_read_again_from_the_originals_pixels():
     image = sheet((3000, 2250), 215)  # a page photographed whole, a number written small on it
     draw(image, STROKES["7"], 1300, 1000, 60, 3, 40)
