@@ -387,6 +387,11 @@ def vertical_gap(a: Piece, b: Piece) -> int:
     return max(a.top, b.top) - min(a.bottom, b.bottom)
 
 
+def horizontal_gap(a: Piece, b: Piece) -> int:
+    """Columns between the two pieces (0 or less when their column ranges overlap)."""
+    return max(a.left, b.left) - min(a.right, b.right)
+
+
 def join_stacked(pieces: list[Piece]) -> list[Piece]:
     """Join pieces stacked closely over each other (the detached top of a 5, a 4 written in two
     strokes): lines of writing are further apart than a quarter of a digit's height."""
@@ -477,8 +482,7 @@ def join_fragments(digits: list[Piece]) -> list[Piece]:
     while small := [i for i, d in enumerate(digits) if max(d.height, d.width) < FRAGMENT * typical]:
         index = min(small, key=lambda i: digits[i].area)
         piece = digits.pop(index)
-        gaps = {i: max(digits[i].left, piece.left) - min(digits[i].right, piece.right)
-                for i in (index - 1, index) if 0 <= i < len(digits)}
+        gaps = {i: horizontal_gap(digits[i], piece) for i in (index - 1, index) if 0 <= i < len(digits)}
         if gaps and min(gaps.values()) <= MAX_JOIN_GAP * typical:
             nearest = min(gaps, key=gaps.get)
             digits[nearest] = digits[nearest].joined(piece)

@@ -38,8 +38,8 @@ def digests(repo: Path) -> dict[str, str]:
     return {name: file_digest(repo / name) for name in OUTPUTS}
 
 
-def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run(["dvc", *args], cwd=repo, check=check)
+def dvc(repo: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    return run(["dvc", *args], cwd=repo, check=check, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +268,7 @@ SLOW_TRAINING = ("-S", "train.epochs=100", "-S", "train.batch_size=8")  # about 
 
 
 def exp_show_rows(repo: Path, timeout: float = 600) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(run(["dvc", "exp", "show", "--csv"], cwd=repo, timeout=timeout).stdout)))
+    return list(csv.DictReader(io.StringIO(dvc(repo, "exp", "show", "--csv", timeout=timeout).stdout)))
 
 
 def polled_rows(repo: Path) -> list[dict[str, str]] | None:
