@@ -120,6 +120,26 @@ def test_the_pen_draws_strokes_of_its_own_width(width):
     assert ndimage.label(coverage < 0.5)[1] == 2  # the ring's hole stays open
 
 
+def filled_nine() -> np.ndarray:
+    """A crude '9' whose loop the pen filled: a solid disc on a stem three pixels wide."""
+    rows, cols = np.indices((28, 28))
+    digit = np.where(np.hypot(rows - 9, cols - 13) < 5.5, 255, 0).astype(np.uint8)
+    digit[9:25, 16:19] = 255
+    return digit
+
+
+def test_a_filled_loop_is_redrawn_open_and_a_plain_stroke_is_not_touched():
+    shape = render.digit_shape(filled_nine())
+    opened = render.open_filled_loops(shape)
+    assert ndimage.label(~opened)[1] == 2  # a hole in the disc
+    assert opened.sum() > 0.7 * shape.sum()
+    points, pairs = render.centre_line(opened)
+    coverage = render.pen_coverage(points, pairs, 1.0, 0.0, 3.0)
+    assert ndimage.label(coverage < 0.5)[1] == 2  # the fine pen draws a loop, not a line
+    for plain in (bar(), ring()):
+        assert np.array_equal(render.open_filled_loops(render.digit_shape(plain)), render.digit_shape(plain))
+
+
 def test_a_fine_pen_writes_thinner_than_a_marker():
     fixed = {"ink": "black", "paper": "white", "light": "even", "blur": "sharp", "file": "png"}
     dark = {pen: (pixels(photo(4, pen=pen, **fixed)).mean(axis=2) < 128).sum() for pen in ("fine", "marker")}
