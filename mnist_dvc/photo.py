@@ -63,6 +63,8 @@ NOT_A_DIGIT = 0.4
 # A piece of a line whose longer side is under FRAGMENT of the line's typical digit height is part of
 # a digit, too small to be read alone: it joins its nearer neighbour, or is dropped (join_fragments).
 FRAGMENT = 0.6
+# A piece filling more than this share of its box, with "strokes" as wide as it is long, is not writing.
+SOLID = 0.7
 MIN_CONTRAST = 0.08  # ink must absorb at least 8 % more light than the paper around it
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -350,7 +352,7 @@ def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
 def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
     """Drop what is not writing: pieces cut by the picture's edge when others are not (the edge of a
     shadow, the paper's edge, a finger), dust and stray dots (pieces far smaller than the writing's
-    largest), and solid patches whose "strokes" are as wide as they are long."""
+    largest)."""
     height, width = labels.shape
     inside = [piece for piece in pieces
               if piece.top > 0 and piece.left > 0 and piece.bottom < height and piece.right < width]
@@ -359,15 +361,15 @@ def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
         return pieces
     tallest = max(max(piece.height, piece.width) for piece in pieces)
     largest = max(piece.area for piece in pieces)
-    kept = []
-    for piece in pieces:
-        if max(piece.height, piece.width) < 0.25 * tallest or piece.area < 0.02 * largest:
-            continue
-        own = labels[piece.top:piece.bottom, piece.left:piece.right] == piece.labels[0]
-        if stroke_width(own) > 0.3 * max(piece.height, piece.width) and piece.area > 0.7 * piece.height * piece.width:
-            continue
-        kept.append(piece)
-    return kept
+    return [piece for piece in pieces
+            if max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest]
+
+
+def solid(piece: Piece, labels: np.ndarray) -> bool:
+    """A solid patch, not writing (a shadow's corner, a finger). Judged once stacked pieces are joined: a
+    loop a marker filled is as solid, but joined to the rest of its digit it is not."""
+    own = np.isin(labels[piece.top:piece.bottom, piece.left:piece.right], piece.labels)
+    return stroke_width(own) > 0.3 * max(piece.height, piece.width) and piece.area > SOLID * piece.height * piece.width
 
 
 def horizontal_overlap(a: Piece, b: Piece) -> float:
@@ -554,7 +556,7 @@ class Segment(NamedTuple):
 def segment(mask: np.ndarray) -> list[Segment]:
     """Every digit in the mask, in reading order."""
     labels, pieces = connected_pieces(mask)
-    pieces = join_stacked(drop_specks(labels, pieces))
+    pieces = [piece for piece in join_stacked(drop_specks(labels, pieces)) if not solid(piece, labels)]
     if not pieces:
         return []
     digits = []

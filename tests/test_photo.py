@@ -314,6 +314,15 @@ def test_specks_and_dust_are_dropped():
     assert len(photo.read_photo(encode(image), "dusty.png").digits) == 1
 
 
+def test_a_loop_a_marker_filled_is_writing_and_a_solid_patch_is_not():
+    rows, cols = np.indices((400, 600))
+    mask = np.hypot(rows - 120, cols - 150) < 50  # a 9's loop, filled, just above its stem
+    mask[175:280, 170:200] = True
+    mask[100:190, 400:520] = True  # a solid dark patch (a shadow's corner) as large as a digit
+    digits = photo.segment(mask)
+    assert [(piece.left, piece.top, piece.bottom) for _, piece, _, _ in digits] == [(101, 71, 280)]
+
+
 def test_a_shadows_tip_or_a_short_mark_apart_from_the_writing_is_not_a_digit():
     mask = np.zeros((400, 500), bool)
     for left in (100, 200, 300):
