@@ -598,15 +598,16 @@ def scaled_mask(mask: np.ndarray, longest: int) -> np.ndarray:
 def match_stroke_width(mask: np.ndarray, target: float) -> np.ndarray:
     """Thicken a thin pen's strokes, or thin a marker's, to about `target` pixels wide.
 
-    Both are Euclidean: a dilation or an erosion by half the difference. An erosion that would leave
-    less than a third of the ink (strokes breaking apart) is not made.
+    Both are Euclidean: a dilation or an erosion by half the difference. A dilation grows past the
+    mask's edges. An erosion that would leave less than a third of the ink (strokes breaking apart) is
+    not made.
     """
     width = stroke_width(mask)
     if width <= 0 or abs(width - target) < 0.1 * target:
         return mask
     radius = abs(target - width) / 2
     if width < target:
-        return ndimage.distance_transform_edt(~mask) <= radius
+        return ndimage.distance_transform_edt(~np.pad(mask, math.ceil(radius))) <= radius  # room to grow
     thinner = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1] > radius
     return thinner if thinner.sum() >= 0.3 * mask.sum() else mask
 
@@ -635,10 +636,19 @@ def to_mnist_frame(glyph: np.ndarray) -> np.ndarray:
 
 
 def digit_frame(mask: np.ndarray) -> np.ndarray:
-    """One digit's ink mask → its 28x28 MNIST frame, with MNIST's stroke width."""
-    big = scaled_mask(mask, DIGIT_BOX * STROKE_SCALE)
-    big = match_stroke_width(big, MNIST_STROKE_WIDTH * STROKE_SCALE * RESAMPLING_LOSS)
-    return to_mnist_frame(big.astype(np.float32))
+    """One digit's ink mask → its 28x28 MNIST frame, with MNIST's stroke width.
+
+    A thin pen's strokes are thickened outwards, past the ink's box, as a wider pen would have drawn
+    them; the digit is first scaled that much smaller, so that with its thicker strokes it still fills
+    the frame as MNIST's digits do (a 1 keeps its width, and the outer strokes theirs).
+    """
+    longest = DIGIT_BOX * STROKE_SCALE
+    target = MNIST_STROKE_WIDTH * STROKE_SCALE * RESAMPLING_LOSS
+    big = scaled_mask(mask, longest)
+    growth = target - stroke_width(big)
+    if growth > 0.1 * target:
+        big = scaled_mask(mask, round(longest - growth))
+    return to_mnist_frame(match_stroke_width(big, target).astype(np.float32))
 
 
 # --- all of it -------------------------------------------------------------------------------------

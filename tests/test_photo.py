@@ -267,6 +267,14 @@ def test_a_marker_is_thinned_and_a_fine_pen_thickened_towards_mnist_width():
     assert photo.stroke_width(photo.match_stroke_width(thick, target)) < photo.stroke_width(thick) - 3
 
 
+def test_a_one_written_with_a_fine_pen_is_framed_as_wide_as_mnists_ones():
+    one = np.ones((200, 6), bool)  # the ink's box is the stroke itself: thickening must grow past it
+    frame = photo.digit_frame(one)
+    rows, cols = np.flatnonzero(frame.max(axis=1) > 127), np.flatnonzero(frame.max(axis=0) > 127)
+    assert rows.size == photo.DIGIT_BOX
+    assert 2 <= cols.size <= 4  # MNIST's strokes are about 2.7 px wide
+
+
 def test_frames_follow_mnists_preparation():
     image = sheet()
     draw(image, STROKES["7"], 40, 30, 150, 10)  # off-centre on the sheet
