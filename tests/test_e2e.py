@@ -71,9 +71,6 @@ def test_the_photo_benchmark_reproduces_the_committed_figures(real_repo):
         assert metrics[key] == pytest.approx(committed[key], abs=0.02), (key, metrics[key], committed[key])
 
 
-# Strict: once the photo path reaches the targets, this passes, the run fails, and the marker must go.
-@pytest.mark.xfail(strict=True, reason="not reached yet: the photo path reads 96.5% of single digits and "
-                                       "88.7% of numbers exactly (README, The photo benchmark)")
 def test_the_photo_benchmark_reaches_its_targets(real_repo):
     """Rendered phone photos of test digits, read through the predict path (stages/photo_benchmark.py)."""
     metrics = json.loads((real_repo / "reports/photo_metrics.json").read_text())
