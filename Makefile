@@ -22,8 +22,9 @@ repro: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# One worker per core, each taking whole test files (a file's shared fixtures are built once).
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The tests that need no network and finish fastest.
 test-fast: setup
