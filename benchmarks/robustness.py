@@ -8,7 +8,9 @@ as the train stage splits them) are read by the model:
   - drawn 6x larger as ink masks with a thin pen, a marker, and each of those rotated by ±12°, then
     brought back to 28x28 by the photo path's own digit_frame (stroke width matched to MNIST's, MNIST's
     framing): what a photo of that digit becomes;
-  - rotated by ±15°, slanted by ±20°, with strokes one pixel thinner or thicker, directly in 28x28.
+  - rotated by ±15°, slanted by ±20°, with strokes one pixel thinner or thicker, directly in 28x28;
+  - redrawn by the photo benchmark's renderer with each of its pens, on clean paper with no camera, then
+    framed by the photo path: what the benchmark's photos lose before any light or lens touches them.
 Prints one JSON object of accuracies. The test digits are never read, so this can choose defaults.
 """
 
@@ -25,7 +27,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mnist_dvc import params, photo
+from mnist_dvc import params, photo, render
 from mnist_dvc.common import IMAGE_SIZE, load_mnist, load_model, run_main, scale_pixels, split_validation
 
 INPUT = Path("data/prepared/mnist.npz")
@@ -76,6 +78,23 @@ def pen_conditions(images: np.ndarray) -> dict[str, np.ndarray]:
     return {name: np.stack(stack) for name, stack in frames.items()}
 
 
+RENDERED_HEIGHT = 100  # px: a digit as tall as in a small phone photo
+
+
+def renderer_pens(images: np.ndarray) -> dict[str, np.ndarray]:
+    """The photo path's frames of each digit as the photo benchmark's renderer redraws it with a pen of
+    each class, at the middle of the class's widths, upright and without texture."""
+    lines = [render.centre_line(render.open_filled_loops(render.digit_shape(np.round(image * 255))))
+             for image in images]
+    frames = {}
+    for pen, (narrowest, widest) in render.PENS.items():
+        width = max(1.2, (narrowest + widest) / 2 * RENDERED_HEIGHT)
+        coverages = (render.pen_coverage(points, pairs, RENDERED_HEIGHT / render.WORKING_HEIGHT, 0.0, width)
+                     for points, pairs in lines)
+        frames[f"renderer, {pen}"] = np.stack([photo_frame(coverage >= 0.5) for coverage in coverages])
+    return frames
+
+
 def direct_conditions(images: np.ndarray) -> dict[str, np.ndarray]:
     """Rotations, slants and stroke widths applied in 28x28 with the training augmentations' own functions."""
     import tensorflow as tf
@@ -113,6 +132,8 @@ def main() -> None:
     pens = {name: accuracy(frames, labels[:args.count])
             for name, frames in pen_conditions(images[:args.count]).items()}
     results |= pens | {"pens, mean": round(float(np.mean(list(pens.values()))), 4)}
+    results |= {name: accuracy(frames, labels[:args.count])
+                for name, frames in renderer_pens(images[:args.count]).items()}
     print(json.dumps(results, ensure_ascii=False))
 
 

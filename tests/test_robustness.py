@@ -34,3 +34,13 @@ def test_every_condition_gives_one_frame_per_digit():
     direct = robustness.direct_conditions(images)
     assert all(frames.shape == (2, 28, 28) for frames in direct.values())
     assert direct["strokes 1 px thinner"].sum() < images.sum() < direct["strokes 1 px thicker"].sum()
+
+
+def test_the_renderers_pens_each_give_a_frame_per_digit_at_mnists_width():
+    images = np.stack([digit_one(), np.rot90(digit_one()).copy()])
+    frames = robustness.renderer_pens(images)
+    assert list(frames) == ["renderer, fine", "renderer, ballpoint", "renderer, felt", "renderer, marker"]
+    assert all(stack.shape == (2, 28, 28) and stack.max() <= 1 for stack in frames.values())
+    # the photo path brings every pen to MNIST's stroke width, so the frames differ little
+    fine, marker = frames["renderer, fine"].sum(), frames["renderer, marker"].sum()
+    assert abs(fine - marker) < 0.3 * marker
