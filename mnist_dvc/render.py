@@ -155,7 +155,7 @@ def digit_shape(digit: np.ndarray) -> np.ndarray:
     return np.pad(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC)) >= SHAPE_LEVEL, 2)
 
 
-FILLED_LOOP = 1.6  # a part of a digit this many times as thick as its strokes is a loop the pen filled
+FILLED_LOOP = 1.6  # a part of a digit this many times as thick as its thinner strokes is a filled loop
 MIN_LOOP_AREA = 10  # working pixels: a smaller thick spot (a stroke's corner) is left as it is
 
 
