@@ -351,18 +351,28 @@ def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
 
 def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
     """Drop what is not writing: pieces cut by the picture's edge when others are not (the edge of a
-    shadow, the paper's edge, a finger), dust and stray dots (pieces far smaller than the writing's
-    largest)."""
+    shadow, the paper's edge, a finger), unless they end a number, and dust and stray dots (pieces far
+    smaller than the writing's largest)."""
     height, width = labels.shape
     inside = [piece for piece in pieces
               if piece.top > 0 and piece.left > 0 and piece.bottom < height and piece.right < width]
-    pieces = inside or pieces
+    cut = [piece for piece in pieces if piece not in inside]
+    if inside:
+        pieces = inside + [piece for piece in cut if continues_a_number(piece, inside)]
     if not pieces:
         return pieces
     tallest = max(max(piece.height, piece.width) for piece in pieces)
     largest = max(piece.area for piece in pieces)
     return [piece for piece in pieces
             if max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest]
+
+
+def continues_a_number(piece: Piece, others: list[Piece]) -> bool:
+    """A piece the photo's edge cuts is the last digit of a number running off the photo when two or more
+    digits share its rows, none much shorter than it, and the nearest is as close as digits are."""
+    beside = [other for other in others
+              if piece.height <= 1.2 * other.height and vertical_overlap(piece, other) >= 0.5]
+    return len(beside) >= 2 and min(horizontal_gap(piece, other) / other.height for other in beside) <= 0.5
 
 
 def solid(piece: Piece, labels: np.ndarray) -> bool:

@@ -331,6 +331,16 @@ def test_a_loop_a_marker_filled_is_writing_and_a_solid_patch_is_not():
     assert [(piece.left, piece.top, piece.bottom) for _, piece, _, _ in digits] == [(101, 71, 280)]
 
 
+def test_a_number_running_off_the_photo_keeps_its_last_digit_and_a_lone_digit_gains_none():
+    mask = np.zeros((300, 240), bool)
+    for left in (100, 160):
+        mask[60:180, left:left + 8] = True  # 1 1, and a 7 whose bar the photo's right edge cuts
+    mask[70:80, 222:240] = mask[70:180, 222:230] = True
+    assert [piece.left for _, piece, _, _ in photo.segment(mask)] == [100, 160, 222]
+    mask[:, :150] = False  # a single 1 beside a piece the edge cuts (a shadow): only the 1
+    assert [piece.left for _, piece, _, _ in photo.segment(mask)] == [160]
+
+
 def test_a_shadows_tip_or_a_short_mark_apart_from_the_writing_is_not_a_digit():
     mask = np.zeros((400, 500), bool)
     for left in (100, 200, 300):
