@@ -354,11 +354,11 @@ def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
     shadow, the paper's edge, a finger), unless they end a number, and dust and stray dots (pieces far
     smaller than the writing's largest)."""
     height, width = labels.shape
-    inside = [piece for piece in pieces
-              if piece.top > 0 and piece.left > 0 and piece.bottom < height and piece.right < width]
-    cut = [piece for piece in pieces if piece not in inside]
+    cut = [piece.top == 0 or piece.left == 0 or piece.bottom == height or piece.right == width for piece in pieces]
+    inside = [piece for piece, at_edge in zip(pieces, cut, strict=True) if not at_edge]
     if inside:
-        pieces = inside + [piece for piece in cut if continues_a_number(piece, inside)]
+        pieces = inside + [piece for piece, at_edge in zip(pieces, cut, strict=True)
+                           if at_edge and continues_a_number(piece, inside)]
     if not pieces:
         return pieces
     tallest = max(max(piece.height, piece.width) for piece in pieces)
