@@ -115,9 +115,11 @@ def load_image(source: str | Path | bytes, name: str,
                 if image.format == "JPEG" and region is None:
                     image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
                 image.load()
-                upright = ImageOps.exif_transpose(image)
-                if image.size != upright.size:  # a quarter turn
+                decoded = image.size
+                ImageOps.exif_transpose(image, in_place=True)  # no copy of a photo already upright
+                if image.size != decoded:  # a quarter turn
                     size = size[::-1]
+                upright = image
                 if region is not None:
                     left, top, width, height = region
                     upright = upright.crop((left, top, left + width, top + height))
@@ -145,7 +147,7 @@ def to_rgb(image: Image.Image, longest: int) -> np.ndarray:
     if image.mode in ("RGBA", "LA", "La", "RGBa") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    return np.asarray(reduced(image.convert("RGB"), longest), dtype=np.float32)
+    return np.asarray(reduced(image if image.mode == "RGB" else image.convert("RGB"), longest), dtype=np.float32)
 
 
 def reduced(image: Image.Image, longest: int) -> Image.Image:
@@ -217,6 +219,7 @@ def reconstruct_by_erosion(marker: np.ndarray, floor: np.ndarray, steps: int) ->
     `floor`: every low area of `floor` spreads at most `steps` pixels into the marker. Written with
     array minimums because scipy's 3x3 minimum filter is several times slower on images this small."""
     for _ in range(steps):
+        previous = marker
         eroded = marker.copy()
         np.minimum(eroded[1:], marker[:-1], out=eroded[1:])
         np.minimum(eroded[:-1], marker[1:], out=eroded[:-1])
@@ -224,6 +227,8 @@ def reconstruct_by_erosion(marker: np.ndarray, floor: np.ndarray, steps: int) ->
         np.minimum(across[:, 1:], eroded[:, :-1], out=across[:, 1:])
         np.minimum(across[:, :-1], eroded[:, 1:], out=across[:, :-1])
         marker = np.maximum(across, floor)
+        if np.array_equal(marker, previous):  # settled: further steps change nothing
+            break
     return marker
 
 
@@ -310,7 +315,7 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0) -> np.nda
     if count == 0:
         return candidates
     keep = np.zeros(count + 1, dtype=bool)
-    keep[np.unique(labels[smooth > high])] = True
+    keep[labels[smooth > high]] = True
     keep[0] = False
     return keep[labels]
 
