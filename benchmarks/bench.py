@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import graphlib
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -37,6 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import itertools
 
 import numpy as np
+import yaml
 from PIL import Image
 
 from mnist_dvc import params
@@ -45,7 +48,6 @@ from mnist_dvc.common import load_mnist, write_text_atomic
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "reports" / "benchmark.json"
 TARGET_ACCURACY = 0.98
-STAGES = ("fetch", "normalize", "train", "evaluate", "classify_own")
 STEADY_FROM_EPOCH = 2  # epochs before this one include tracing and warm-up
 
 
@@ -141,6 +143,18 @@ def compute_floor(config: params.TrainParams, samples: int) -> dict:
             "matmul_gflops": round(rate / 1e9, 1), "seconds_per_epoch": round(flops / rate, 4)}
 
 
+def stage_commands(dvc_yaml: Path) -> dict[str, list[str]]:
+    """Each stage's command, every stage after the stages whose outputs it reads."""
+    stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    made_by = {next(iter(out)) if isinstance(out, dict) else out: name
+               for name, stage in stages.items() for out in stage.get("outs", [])}
+    order = graphlib.TopologicalSorter({
+        name: {maker for dep in stage.get("deps", []) for path, maker in made_by.items()
+               if dep == path or dep.startswith(path + "/")}
+        for name, stage in stages.items()})
+    return {name: shlex.split(stages[name]["cmd"]) for name in order.static_order()}
+
+
 def time_pipeline(workdir: Path) -> dict:
     """Copy the project, then time each stage, a forced full repro and a no-op repro."""
     listing = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
@@ -155,9 +169,7 @@ def time_pipeline(workdir: Path) -> dict:
     for stage in ("fetch", "normalize"):  # fetch reads the download cache: the data is already here
         run_measured([sys.executable, "-m", f"stages.{stage}"], workdir)
     stages = {}
-    for stage in STAGES:
-        command = ["python", "-m", "stages.predict", "data/own", "--csv", "reports/own_digits.csv"] \
-            if stage == "classify_own" else ["python", "-m", f"stages.{stage}"]
+    for stage, command in stage_commands(workdir / "dvc.yaml").items():
         seconds, peak_mb = run_measured(command, workdir)
         stages[stage] = {"seconds": round(seconds, 2), "peak_rss_mb": peak_mb}
     full, _ = run_measured(["dvc", "repro", "-f"], workdir)
