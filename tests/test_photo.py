@@ -162,6 +162,24 @@ def test_paper_noise_alone_is_not_ink():
         photo.read_photo(encode(add_noise(sheet((160, 160), 220), sigma=6)), "paper.png")
 
 
+def test_opencvs_morphology_gives_scipys_values_up_to_the_edges():
+    """The photo path was tuned with scipy.ndimage; its OpenCV morphology must give the same values."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    grey = rng.uniform(0, 255, (37, 53)).astype(np.float32)
+    for size in (3, 7, 21):
+        np.testing.assert_array_equal(photo.grey_closing(grey, size),
+                                      ndimage.grey_closing(grey, size=(size, size), mode="nearest"))
+        np.testing.assert_array_equal(photo.grey_opening(grey[::2, ::3], size),
+                                      ndimage.grey_opening(grey[::2, ::3], size=(size, size), mode="nearest"))
+    np.testing.assert_array_equal(photo.minimum_3x3(grey), ndimage.minimum_filter(grey, size=3, mode="nearest"))
+    distance = rng.uniform(0, 9, (20, 31))
+    np.testing.assert_array_equal(photo.maximum_3x3(distance), ndimage.maximum_filter(distance, size=3))
+    mask = rng.random((40, 60)) < 0.6
+    np.testing.assert_array_equal(photo.binary_erosion(mask), ndimage.binary_erosion(mask, border_value=0))
+
+
 def test_paper_level_follows_a_shadow_edge_and_ignores_the_strokes():
     grey = np.full((200, 300), 220, np.float32)
     grey[:, 150:] = 110  # a hard shadow over the right half
