@@ -254,9 +254,10 @@ def stroke_window(grey: np.ndarray, paper: np.ndarray, window: int) -> int:
 def reconstruct_by_erosion(marker: np.ndarray, floor: np.ndarray, steps: int) -> np.ndarray:
     """Lower `marker` towards `floor` (marker >= floor) by repeated 3x3 erosions that never go below
     `floor`: every low area of `floor` spreads at most `steps` pixels into the marker."""
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         lowered = np.maximum(minimum_3x3(marker), floor)
-        if np.array_equal(lowered, marker):  # settled: further steps change nothing
+        # Settled: further steps change nothing. Checked every 4th step, as a check costs about a step.
+        if step % 4 == 0 and np.array_equal(lowered, marker):
             break
         marker = lowered
     return marker
@@ -381,11 +382,17 @@ class Piece:
 
 
 def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
-    areas = np.bincount(labels.ravel(), minlength=count + 1)
-    pieces = [Piece(rows.start, cols.start, rows.stop, cols.stop, int(areas[index + 1]), [index + 1])
-              for index, (rows, cols) in enumerate(ndimage.find_objects(labels))]
-    return labels, pieces
+    """The mask's 8-connected pieces: a label per pixel, and the pieces in the order of their first
+    pixels, row by row (scipy.ndimage.label's order, which the rules below were tuned with)."""
+    count, labels = cv2.connectedComponents(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8,
+                                            ltype=cv2.CV_32S)
+    areas = np.bincount(labels.ravel(), minlength=count)
+    first_pixels, pieces = [], []
+    for label, (rows, cols) in enumerate(ndimage.find_objects(labels), 1):
+        first_pixels.append((rows.start, cols.start + int(np.argmax(labels[rows.start, cols] == label))))
+        pieces.append(Piece(rows.start, cols.start, rows.stop, cols.stop, int(areas[label]), [label]))
+    order = sorted(range(len(pieces)), key=first_pixels.__getitem__)
+    return labels, [pieces[index] for index in order]
 
 
 def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:

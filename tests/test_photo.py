@@ -180,6 +180,19 @@ def test_opencvs_morphology_gives_scipys_values_up_to_the_edges():
     np.testing.assert_array_equal(photo.binary_erosion(mask), ndimage.binary_erosion(mask, border_value=0))
 
 
+def test_ink_pieces_come_in_scipys_order_with_their_boxes_areas_and_pixels():
+    from scipy import ndimage
+
+    mask = np.random.default_rng(4).random((60, 80)) < 0.3
+    labels, pieces = photo.connected_pieces(mask)
+    expected, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    assert len(pieces) == count > 10
+    for number, (piece, (rows, cols)) in enumerate(zip(pieces, ndimage.find_objects(expected), strict=True), 1):
+        assert (piece.top, piece.bottom, piece.left, piece.right) == (rows.start, rows.stop, cols.start, cols.stop)
+        np.testing.assert_array_equal(labels == piece.labels[0], expected == number)
+        assert piece.area == int((expected == number).sum())
+
+
 def test_paper_level_follows_a_shadow_edge_and_ignores_the_strokes():
     grey = np.full((200, 300), 220, np.float32)
     grey[:, 150:] = 110  # a hard shadow over the right half
