@@ -175,16 +175,26 @@ THUMBNAIL_SIDE = 200  # the channel and polarity are chosen on a copy this large
 
 # Grey morphology by OpenCV: the same values as scipy.ndimage's (a minimum or maximum is exact), in
 # several times less time on these small images. Edges repeat the outermost pixels (scipy's "nearest").
-def grey_closing(image: np.ndarray, size: int) -> np.ndarray:
-    """A dilation then an erosion by a size x size square."""
-    return cv2.morphologyEx(np.ascontiguousarray(image), cv2.MORPH_CLOSE, np.ones((size, size), np.uint8),
+def square_morphology(image: np.ndarray, operation: int, size: int) -> np.ndarray:
+    """OpenCV's `operation` (cv2.MORPH_CLOSE, MORPH_OPEN, MORPH_ERODE, MORPH_DILATE) by a size x size square."""
+    return cv2.morphologyEx(np.ascontiguousarray(image), operation, np.ones((size, size), np.uint8),
                             borderType=cv2.BORDER_REPLICATE)
+
+
+def grey_closing(image: np.ndarray, size: int) -> np.ndarray:
+    return square_morphology(image, cv2.MORPH_CLOSE, size)
 
 
 def grey_opening(image: np.ndarray, size: int) -> np.ndarray:
-    """An erosion then a dilation by a size x size square."""
-    return cv2.morphologyEx(np.ascontiguousarray(image), cv2.MORPH_OPEN, np.ones((size, size), np.uint8),
-                            borderType=cv2.BORDER_REPLICATE)
+    return square_morphology(image, cv2.MORPH_OPEN, size)
+
+
+def minimum_3x3(image: np.ndarray) -> np.ndarray:
+    return square_morphology(image, cv2.MORPH_ERODE, 3)
+
+
+def maximum_3x3(image: np.ndarray) -> np.ndarray:
+    return square_morphology(image, cv2.MORPH_DILATE, 3)
 
 
 def binary_erosion(mask: np.ndarray) -> np.ndarray:
@@ -194,12 +204,10 @@ def binary_erosion(mask: np.ndarray) -> np.ndarray:
     return eroded.astype(bool)
 
 
-def minimum_3x3(image: np.ndarray) -> np.ndarray:
-    return cv2.erode(np.ascontiguousarray(image), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
-
-
-def maximum_3x3(image: np.ndarray) -> np.ndarray:
-    return cv2.dilate(np.ascontiguousarray(image), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+def label_pieces(mask: np.ndarray) -> tuple[int, np.ndarray]:
+    """OpenCV's labelling of the mask's 8-connected pieces: how many labels (0, the background,
+    included) and a label per pixel. Numbered in another order than scipy.ndimage.label's."""
+    return cv2.connectedComponents(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8, ltype=cv2.CV_32S)
 
 
 def paper_level(grey: np.ndarray, shadows: bool = True) -> np.ndarray:
@@ -346,7 +354,7 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0) -> np.nda
     high = np.maximum(max(0.5 * strong, MIN_CONTRAST), 8 * local_noise)
     low = np.maximum(max(0.3 * strong, MIN_CONTRAST * 0.6), 4 * local_noise)
     candidates = smooth > low
-    count, labels = cv2.connectedComponents(candidates.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    count, labels = label_pieces(candidates)
     if count == 1:  # the background alone
         return candidates
     keep = np.zeros(count, dtype=bool)
@@ -384,8 +392,7 @@ class Piece:
 def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
     """The mask's 8-connected pieces: a label per pixel, and the pieces in the order of their first
     pixels, row by row (scipy.ndimage.label's order, which the rules below were tuned with)."""
-    count, labels = cv2.connectedComponents(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8,
-                                            ltype=cv2.CV_32S)
+    count, labels = label_pieces(mask)
     areas = np.bincount(labels.ravel(), minlength=count)
     first_pixels, pieces = [], []
     for label, (rows, cols) in enumerate(ndimage.find_objects(labels), 1):
