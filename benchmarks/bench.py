@@ -43,7 +43,8 @@ import yaml
 from PIL import Image
 
 from mnist_dvc import params
-from mnist_dvc.common import load_mnist, write_text_atomic
+from mnist_dvc.files import write_text_atomic
+from mnist_dvc.mnist import load_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "reports" / "benchmark.json"
@@ -220,7 +221,7 @@ def photo_files(folder: Path, count: int) -> list[Path]:
 
 
 def found_in(path: Path):
-    from mnist_dvc.common import UserError
+    from mnist_dvc.errors import UserError
     from mnist_dvc.photo import Found, read_photo
 
     try:
@@ -234,7 +235,7 @@ def time_photo_reading(count: int = 200) -> dict:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from mnist_dvc.common import load_model
+    from mnist_dvc.inference import load_model
     from mnist_dvc.reading import read_photos
 
     model = load_model(REPO / "models/model.keras")

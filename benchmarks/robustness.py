@@ -28,7 +28,9 @@ from PIL import Image
 from scipy import ndimage
 
 from mnist_dvc import params, photo, render
-from mnist_dvc.common import IMAGE_SIZE, load_mnist, load_model, run_main, scale_pixels, split_validation
+from mnist_dvc.errors import run_main
+from mnist_dvc.inference import load_model
+from mnist_dvc.mnist import IMAGE_SIZE, load_mnist, scale_pixels, split_validation
 
 INPUT = Path("data/prepared/mnist.npz")
 UPSCALE = 6  # MNIST's strokes (about 2.7 px) become about 16 px wide: room for a thin pen and a marker
@@ -61,7 +63,7 @@ def rotated(mask: np.ndarray, degrees: float) -> np.ndarray:
 def photo_frame(mask: np.ndarray) -> np.ndarray:
     """The 28x28 frame the photo path makes of a digit's ink mask."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return scale_pixels(photo.digit_frame(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
+    return scale_pixels(photo.frame.digit_frame(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
 
 
 def pen_conditions(images: np.ndarray) -> dict[str, np.ndarray]:

@@ -18,7 +18,8 @@ import tensorflow as tf
 from tensorflow import keras
 
 from mnist_dvc import params
-from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, ZIP_EPOCH, atomic_path, split_validation
+from mnist_dvc.files import ZIP_EPOCH, atomic_path
+from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES, split_validation
 from mnist_dvc.own import training_copies
 
 # Several steps per call into the compiled graph: per-step Python dispatch dominates an epoch otherwise.

@@ -15,15 +15,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from mnist_dvc.common import (
-    IMAGE_SIZE,
-    NUM_CLASSES,
-    UserError,
-    bytes_digest,
-    check_labels,
-    load_npz,
-    write_bytes_atomic,
-)
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import bytes_digest, load_npz, write_bytes_atomic
+from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES, check_labels
 from mnist_dvc.photo import IMAGE_SUFFIXES
 
 OWN = Path("data/own")

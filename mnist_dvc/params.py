@@ -24,7 +24,9 @@ from typing import Any, TypeVar
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from mnist_dvc.common import IMAGE_SIZE, NUM_CLASSES, UserError, check_file, os_reason
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import check_file, os_reason
+from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES
 
 PARAMS_FILE = Path("params.yaml")
 MAX_FILE_BYTES = 1 << 20

@@ -19,8 +19,9 @@ import tarfile
 from pathlib import Path
 from typing import NamedTuple
 
-from mnist_dvc.common import UserError, run_main, write_text_atomic
 from mnist_dvc.downloads import SourceFailed, download
+from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.files import write_text_atomic
 
 TEMPLATE = Path(".dvc/plots/offline.html")
 REGISTRY = "https://registry.npmjs.org"

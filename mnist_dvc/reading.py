@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_dvc.common import class_probabilities, scale_pixels
+from mnist_dvc import inference
+from mnist_dvc.mnist import scale_pixels
 from mnist_dvc.photo import Box, Digit, Found
 
 
@@ -125,7 +126,7 @@ def chosen_indices(found: Found, probabilities: np.ndarray) -> list[int]:
 def classify_candidates(model, photos: list[Found]) -> list[np.ndarray]:
     """One batch through the model for every photo's candidates; each photo's rows of probabilities."""
     frames = [digit for found in photos for digit in candidates(found)]
-    probabilities = class_probabilities(model, frames_of(frames)) if frames else np.zeros((0, 10))
+    probabilities = inference.probabilities(model, frames_of(frames)) if frames else np.zeros((0, 10))
     bounds = np.cumsum([0] + [len(found.digits) + len(found.joins) for found in photos])
     return [probabilities[start:stop] for start, stop in itertools.pairwise(bounds)]
 

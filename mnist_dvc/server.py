@@ -45,7 +45,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mnist_dvc.common import IMAGE_SIZE, UserError, file_digest, load_model, run_main
+from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.files import file_digest
+from mnist_dvc.inference import load_model
+from mnist_dvc.mnist import IMAGE_SIZE
 from mnist_dvc.own import OWN, sample_counts, save_sample
 from mnist_dvc.photo import Photo, read_photo
 from mnist_dvc.reading import Answer, read_photos

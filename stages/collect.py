@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_dvc.common import UserError, run_main
+from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.own import OWN, save_sample
 from mnist_dvc.photo import Digit, Photo, read_photo
 from stages.predict import Parser

@@ -23,16 +23,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mnist_dvc import params
-from mnist_dvc.common import (
-    NUM_CLASSES,
-    atomic_paths,
-    class_probabilities,
-    csv_text,
-    load_mnist,
-    load_model,
-    run_main,
-)
+from mnist_dvc import inference, params
+from mnist_dvc.errors import run_main
+from mnist_dvc.files import atomic_paths, csv_text
+from mnist_dvc.inference import load_model
+from mnist_dvc.mnist import NUM_CLASSES, load_mnist
 
 DATA = Path("data/prepared/mnist.npz")
 MODEL = Path("models/model.keras")
@@ -159,7 +154,7 @@ def main() -> None:
     arrays = load_mnist(DATA, normalized=True, splits=("test",))
     model = load_model(MODEL)
     images, actual = arrays["x_test"], arrays["y_test"].astype(np.int64)
-    probabilities = class_probabilities(model, images)
+    probabilities = inference.probabilities(model, images)
     predicted = probabilities.argmax(axis=1)
 
     confusion = confusion_matrix(actual, predicted)

@@ -26,19 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from mnist_dvc import params
-from mnist_dvc.common import (
-    MAX_ARRAY_BYTES,
-    MNIST_KEYS,
-    UserError,
-    array_digest,
-    bytes_digest,
-    check_shapes,
-    load_npz,
-    os_reason,
-    run_main,
-    save_npz,
-)
 from mnist_dvc.downloads import SourceFailed, download
+from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.files import MAX_ARRAY_BYTES, array_digest, bytes_digest, load_npz, os_reason, save_npz
+from mnist_dvc.mnist import MNIST_KEYS, check_shapes
 
 OUTPUT = Path("data/raw/mnist.npz")
 

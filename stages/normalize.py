@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_dvc.common import SPLITS, load_mnist, run_main, save_npz, scale_pixels
+from mnist_dvc.errors import run_main
+from mnist_dvc.files import save_npz
+from mnist_dvc.mnist import SPLITS, load_mnist, scale_pixels
 
 INPUT = Path("data/raw/mnist.npz")
 OUTPUT = Path("data/prepared/mnist.npz")

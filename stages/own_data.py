@@ -8,7 +8,8 @@ you add or remove and reruns what depends on them, `dvc push` sends the samples 
 
 from __future__ import annotations
 
-from mnist_dvc.common import run_main, write_text_atomic
+from mnist_dvc.errors import run_main
+from mnist_dvc.files import write_text_atomic
 from mnist_dvc.own import OWN, OWN_README, labelled_samples
 
 

@@ -38,20 +38,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_dvc import params
-from mnist_dvc.common import (
-    UserError,
-    atomic_path,
-    atomic_paths,
-    class_probabilities,
-    csv_text,
-    load_mnist,
-    load_model,
-    run_main,
-    scale_pixels,
-    split_validation,
-    write_bytes_atomic,
-)
+from mnist_dvc import inference, params
+from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.files import atomic_path, atomic_paths, csv_text, write_bytes_atomic
+from mnist_dvc.inference import load_model
+from mnist_dvc.mnist import load_mnist, scale_pixels, split_validation
 from mnist_dvc.photo import Found, read_photo
 from mnist_dvc.reading import Answer, read_photos
 from mnist_dvc.render import CONDITIONS, Conditions, Rendered, render_photo
@@ -199,7 +190,7 @@ def condition_rows(outcomes: list[Outcome]) -> list[tuple]:
 def mnist_accuracy(model, jobs: list[Job]) -> float:
     """The model's accuracy on the single digits as MNIST gives them (28x28, no photo)."""
     singles = [job for job in jobs if job.kind == "single"]
-    probabilities = class_probabilities(model, scale_pixels(np.concatenate([job.digits for job in singles])))
+    probabilities = inference.probabilities(model, scale_pixels(np.concatenate([job.digits for job in singles])))
     return float(np.mean(probabilities.argmax(axis=1) == [job.labels[0] for job in singles]))
 
 

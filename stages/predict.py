@@ -17,7 +17,9 @@ from typing import NoReturn
 
 from PIL import Image
 
-from mnist_dvc.common import UserError, atomic_path, csv_text, load_model, write_text_atomic
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import atomic_path, csv_text, write_text_atomic
+from mnist_dvc.inference import load_model
 from mnist_dvc.photo import IMAGE_SUFFIXES, Photo, draw_boxes, read_photo
 from mnist_dvc.reading import Answer, read_photos
 

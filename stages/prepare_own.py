@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from mnist_dvc import params
-from mnist_dvc.common import UserError, run_main, save_npz
+from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.files import save_npz
 from mnist_dvc.own import OWN, empty_set, holdout_mask, labelled_samples
 from mnist_dvc.photo import read_photo
 

@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from mnist_dvc import params
-from mnist_dvc.common import NUM_CLASSES, UserError, atomic_paths, load_mnist, run_main, scale_pixels
+from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.files import atomic_paths
+from mnist_dvc.mnist import NUM_CLASSES, load_mnist, scale_pixels
 from mnist_dvc.own import load_set
 
 INPUT = Path("data/prepared/mnist.npz")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from mnist_dvc.common import array_digest, save_npz
+from mnist_dvc.files import array_digest, save_npz
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)

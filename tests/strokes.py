@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_dvc import params
-from mnist_dvc.photo import digit_frame
+from mnist_dvc.photo.frame import digit_frame
 
 Stroke = list[tuple[float, float]]
 
@@ -104,7 +104,7 @@ def train_stroke_model(path: Path, per_digit: int = 120, seed: int = 0) -> Path:
     from tensorflow import keras
 
     from mnist_dvc import network
-    from mnist_dvc.common import scale_pixels
+    from mnist_dvc.mnist import scale_pixels
 
     frames, labels = training_frames(per_digit, seed)
     keras.utils.set_random_seed(seed)

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_dvc.common import file_digest, load_mnist, load_model, scale_pixels
+from mnist_dvc.files import file_digest
+from mnist_dvc.inference import load_model
+from mnist_dvc.mnist import load_mnist, scale_pixels
 from tests.conftest import REPO, git_commit, project_files, ran_stages, run
 from tests.photos import write_photos
 

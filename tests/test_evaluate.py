@@ -8,7 +8,8 @@ import io
 import numpy as np
 import pytest
 
-from mnist_dvc.common import softmax, write_csv_atomic
+from mnist_dvc.files import csv_text, write_text_atomic
+from mnist_dvc.inference import softmax
 from stages import evaluate
 
 # Six test images. By hand:
@@ -57,7 +58,7 @@ def test_the_prose_says_what_the_counts_mean():
 
 
 def test_csv_files_are_written_by_the_csv_module_quoting_what_needs_it(tmp_path):
-    write_csv_atomic(tmp_path / "t.csv", ("path", "digit"), [("a,b.png", 1), ('say "hi"\n.png', 2)])
+    write_text_atomic(tmp_path / "t.csv", csv_text(("path", "digit"), [("a,b.png", 1), ('say "hi"\n.png', 2)]))
     text = (tmp_path / "t.csv").read_text()
     assert text == 'path,digit\n"a,b.png",1\n"say ""hi""\n.png",2\n'
     assert list(csv.reader(io.StringIO(text)))[1:] == [["a,b.png", "1"], ['say "hi"\n.png', "2"]]

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from mnist_dvc import params
-from mnist_dvc.common import UserError, array_digest, file_digest, save_npz
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import array_digest, file_digest, save_npz
 from stages import fetch
 from tests.conftest import REPO, run
 

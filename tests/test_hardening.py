@@ -27,8 +27,9 @@ import numpy as np
 import pytest
 import yaml
 
-from mnist_dvc import common, params
-from mnist_dvc.common import save_npz, scale_pixels
+from mnist_dvc import errors, files, params
+from mnist_dvc.files import save_npz
+from mnist_dvc.mnist import scale_pixels
 from tests.conftest import REPO, SMALL_TRAIN, VENV_BIN, synthetic_mnist
 
 MEMORY_LIMIT = 1 << 30  # the stages that read data run in well under this; the bombs below need more
@@ -159,7 +160,7 @@ def test_params_that_are_not_text_or_not_sane_are_one_line(workspace, case):
     spoil, expected = PARAMS_CASES[case]
     spoil(workspace)
     line = refused_keeping_outputs(workspace, "train", expected)
-    assert len(line) <= common.MAX_MESSAGE_CHARS + len("error: ")
+    assert len(line) <= errors.MAX_MESSAGE_CHARS + len("error: ")
 
 
 @pytest.mark.parametrize(("text", "value"), [("1e-3", 0.001), ("1E-2", 0.01), ("2.0e-3", 0.002), ("5e-4", 0.0005)])
@@ -360,7 +361,7 @@ def run_in_process(main, outputs, root: Path, capsys, monkeypatch, status: int =
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         with pytest.raises(SystemExit) as exited:
-            common.run_main(main, outputs)
+            errors.run_main(main, outputs)
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
@@ -375,14 +376,14 @@ def run_in_process(main, outputs, root: Path, capsys, monkeypatch, status: int =
 
 @pytest.fixture
 def fresh_interruption(monkeypatch):
-    monkeypatch.setattr(common._Interruption, "signal", 0)
-    monkeypatch.setattr(common._Interruption, "written", [])
+    monkeypatch.setattr(errors.Interruption, "signal", 0)
+    monkeypatch.setattr(errors.Interruption, "written", [])
 
 
 def write_two(swallow: bool, interrupt_at: str):
     """A main() that writes two reports together and gets SIGINT at `interrupt_at`."""
     def main() -> None:
-        with common.atomic_paths("reports/metrics.json", "reports/predictions.csv") as (first, second):
+        with files.atomic_paths("reports/metrics.json", "reports/predictions.csv") as (first, second):
             first.write_text("new metrics")
             if interrupt_at == "between the files":
                 try:
@@ -532,14 +533,14 @@ def test_messages_say_what_is_wrong(workspace, case):
     stage, spoil, expected = MESSAGE_CASES[case]
     spoil(workspace)
     line = refused_keeping_outputs(workspace, stage, expected, memory=None if stage == "evaluate" else MEMORY_LIMIT)
-    assert len(line) <= common.MAX_MESSAGE_CHARS + len("error: ")
+    assert len(line) <= errors.MAX_MESSAGE_CHARS + len("error: ")
 
 
 def test_a_long_message_keeps_its_start_and_its_end():
     text = "start " + "x" * 10_000 + " what to do"
-    cut = common.one_line(text)
-    assert len(cut) <= common.MAX_MESSAGE_CHARS and cut.startswith("start ") and cut.endswith(" what to do")
-    assert common.one_line("two\nlines") == "two lines"
+    cut = errors.one_line(text)
+    assert len(cut) <= errors.MAX_MESSAGE_CHARS and cut.startswith("start ") and cut.endswith(" what to do")
+    assert errors.one_line("two\nlines") == "two lines"
 
 
 # --- class 8: silently useless runs ---------------------------------------------------------------------
@@ -581,7 +582,7 @@ def test_npz_members_load_as_numpy_would(tmp_path):
     np.savez_compressed(tmp_path / "c.npz", **arrays)
     np.savez(tmp_path / "u.npz", **arrays)
     for name in ("c.npz", "u.npz"):
-        loaded = common.load_npz(tmp_path / name, ("a", "b", "c"))
+        loaded = files.load_npz(tmp_path / name, ("a", "b", "c"))
         for key, array in arrays.items():
             np.testing.assert_array_equal(loaded[key], array)
             assert loaded[key].dtype == array.dtype and loaded[key].flags.writeable
@@ -593,7 +594,7 @@ def test_a_signal_the_caller_ignores_stays_ignored(workspace, monkeypatch, fresh
     monkeypatch.chdir(workspace)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        common.run_main(write_two(False, "between the files"), ())
+        errors.run_main(write_two(False, "between the files"), ())
     finally:
         signal.signal(signal.SIGINT, previous)
     assert (workspace / "reports/predictions.csv").read_text() == "new predictions"

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_dvc.common import UserError, file_digest, load_mnist, save_npz, scale_pixels
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import file_digest, save_npz
+from mnist_dvc.mnist import load_mnist, scale_pixels
 from stages.normalize import normalize
 from tests.conftest import REPO, run
 

@@ -15,7 +15,8 @@ import yaml
 from PIL import Image
 
 from mnist_dvc import own
-from mnist_dvc.common import UserError, save_npz
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import save_npz
 from stages import collect, evaluate_own, prepare_own
 from tests.conftest import REPO
 from tests.hand import sheet

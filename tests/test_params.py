@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mnist_dvc import params
-from mnist_dvc.common import UserError
+from mnist_dvc.errors import UserError
 from tests.conftest import REPO, run
 
 

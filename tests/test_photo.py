@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_dvc import photo
-from mnist_dvc.common import UserError
+from mnist_dvc.errors import UserError
 
 # Strokes of a few digits in a unit box (x right, y down), as polylines.
 STROKES = {
@@ -54,7 +54,7 @@ def clean_frame(strokes: list) -> np.ndarray:
     """The frame of the same strokes drawn plainly: black marker on white, no light effects."""
     image = sheet((200, 200), 255)
     draw(image, strokes, 50, 30, 140, 12, 0)
-    return photo.read_photo(encode(image), "clean").digits[0].frame
+    return photo.read.read_photo(encode(image), "clean").digits[0].frame
 
 
 def centre_of_mass(frame: np.ndarray) -> np.ndarray:
@@ -71,10 +71,10 @@ def test_exif_orientation_is_applied_before_reading(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     data = encode(stored, "JPEG", exif=exif, quality=92)
-    rgb, _, _ = photo.load_image(data, "phone.jpg")
+    rgb, _, _ = photo.load.load_image(data, "phone.jpg")
     assert rgb.shape[:2] == (300, 300)
-    read = photo.read_photo(data, "phone.jpg").digits[0].frame
-    assert similarity(read, photo.read_photo(encode(upright), "upright").digits[0].frame) > 0.9
+    read = photo.read.read_photo(data, "phone.jpg").digits[0].frame
+    assert similarity(read, photo.read.read_photo(encode(upright), "upright").digits[0].frame) > 0.9
 
 
 def test_a_16_bit_png_is_scaled_not_clipped():
@@ -82,10 +82,10 @@ def test_a_16_bit_png_is_scaled_not_clipped():
     draw(eight_bit, STROKES["7"], 100, 60, 180, 10)
     sixteen = Image.fromarray(np.asarray(eight_bit, dtype=np.uint16) * 257)
     assert sixteen.mode == "I;16"
-    rgb, _, _ = photo.load_image(encode(sixteen), "deep.png")
+    rgb, _, _ = photo.load.load_image(encode(sixteen), "deep.png")
     assert 200 < float(np.median(rgb)) < 240  # paper stays paper, not clipped to white
-    assert similarity(photo.read_photo(encode(sixteen), "deep.png").digits[0].frame,
-                      photo.read_photo(encode(eight_bit), "plain.png").digits[0].frame) > 0.95
+    assert similarity(photo.read.read_photo(encode(sixteen), "deep.png").digits[0].frame,
+                      photo.read.read_photo(encode(eight_bit), "plain.png").digits[0].frame) > 0.95
 
 
 @pytest.mark.parametrize("mode", ["P", "LA", "RGBA", "CMYK", "1"])
@@ -94,14 +94,14 @@ def test_every_image_mode_reads_as_paper_and_ink(mode):
     draw(image, STROKES["1"], 140, 60, 180, 12, (10, 10, 10))
     converted = image.convert(mode)
     fmt = "JPEG" if mode == "CMYK" else "PNG"
-    digits = photo.read_photo(encode(converted, fmt), f"one.{fmt.lower()}").digits
+    digits = photo.read.read_photo(encode(converted, fmt), f"one.{fmt.lower()}").digits
     assert len(digits) == 1 and digits[0].frame[:, 13:15].max() > 200
 
 
 def test_transparent_background_counts_as_white_paper():
     rgba = np.zeros((80, 80, 4), np.uint8)
     rgba[10:70, 38:44] = (0, 0, 0, 255)  # an opaque black "1" on a fully transparent sheet
-    digits = photo.read_photo(encode(Image.fromarray(rgba, "RGBA")), "one.png").digits
+    digits = photo.read.read_photo(encode(Image.fromarray(rgba, "RGBA")), "one.png").digits
     assert len(digits) == 1 and digits[0].frame[:, 13:15].max() > 200 and digits[0].frame[:, :8].max() == 0
 
 
@@ -123,20 +123,20 @@ def dds_of_unknown_format() -> bytes:
 ])
 def test_a_file_that_is_not_an_image_is_one_clear_error(content, expected):
     with pytest.raises(UserError, match=expected):
-        photo.read_photo(content, "fake.png")
+        photo.read.read_photo(content, "fake.png")
 
 
 def test_an_image_over_the_pixel_limit_is_refused_before_decoding(monkeypatch):
-    monkeypatch.setattr(photo, "MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr(photo.load, "MAX_PIXELS", 100 * 100)
     with pytest.raises(UserError, match="larger than the"):
-        photo.read_photo(encode(Image.new("L", (101, 100), 255)), "big.png")
+        photo.read.read_photo(encode(Image.new("L", (101, 100), 255)), "big.png")
 
 
 def test_large_photos_are_read_reduced_and_boxes_come_back_in_original_pixels():
     big = sheet((2400, 1800))
     draw(big, STROKES["7"], 1000, 500, 800, 40)
-    found = photo.read_photo(encode(big, "JPEG", quality=90), "big.jpg")
-    assert max(found.image.shape[:2]) == photo.WORKING_SIDE
+    found = photo.read.read_photo(encode(big, "JPEG", quality=90), "big.jpg")
+    assert max(found.image.shape[:2]) == photo.load.WORKING_SIDE
     left, top, _, height = found.digits[0].box
     assert abs(top - 500) < 40 and abs(top + height - 1300) < 40 and abs(left - 1000) < 60
 
@@ -148,18 +148,18 @@ def test_a_gradient_and_a_shadow_with_no_writing_are_no_ink():
     ramp[:150, :200] *= 0.55  # and a hard-edged shadow over one corner
     image = add_noise(Image.fromarray(ramp.astype(np.uint8)))
     with pytest.raises(UserError, match="no ink found"):
-        photo.read_photo(encode(image), "gradient.png")
+        photo.read.read_photo(encode(image), "gradient.png")
 
 
 @pytest.mark.parametrize("colour", [0, 128, 255])
 def test_a_uniform_image_has_no_ink(colour):
     with pytest.raises(UserError, match="no ink found"):
-        photo.read_photo(encode(Image.new("L", (80, 80), colour)), "blank.png")
+        photo.read.read_photo(encode(Image.new("L", (80, 80), colour)), "blank.png")
 
 
 def test_paper_noise_alone_is_not_ink():
     with pytest.raises(UserError, match="no ink found"):
-        photo.read_photo(encode(add_noise(sheet((160, 160), 220), sigma=6)), "paper.png")
+        photo.read.read_photo(encode(add_noise(sheet((160, 160), 220), sigma=6)), "paper.png")
 
 
 def test_opencvs_morphology_gives_scipys_values_up_to_the_edges():
@@ -169,22 +169,23 @@ def test_opencvs_morphology_gives_scipys_values_up_to_the_edges():
     rng = np.random.default_rng(3)
     grey = rng.uniform(0, 255, (37, 53)).astype(np.float32)
     for size in (3, 7, 21):
-        np.testing.assert_array_equal(photo.grey_closing(grey, size),
+        np.testing.assert_array_equal(photo.morphology.grey_closing(grey, size),
                                       ndimage.grey_closing(grey, size=(size, size), mode="nearest"))
-        np.testing.assert_array_equal(photo.grey_opening(grey[::2, ::3], size),
+        np.testing.assert_array_equal(photo.morphology.grey_opening(grey[::2, ::3], size),
                                       ndimage.grey_opening(grey[::2, ::3], size=(size, size), mode="nearest"))
-    np.testing.assert_array_equal(photo.minimum_3x3(grey), ndimage.minimum_filter(grey, size=3, mode="nearest"))
+    expected = ndimage.minimum_filter(grey, size=3, mode="nearest")
+    np.testing.assert_array_equal(photo.morphology.minimum_3x3(grey), expected)
     distance = rng.uniform(0, 9, (20, 31))
-    np.testing.assert_array_equal(photo.maximum_3x3(distance), ndimage.maximum_filter(distance, size=3))
+    np.testing.assert_array_equal(photo.morphology.maximum_3x3(distance), ndimage.maximum_filter(distance, size=3))
     mask = rng.random((40, 60)) < 0.6
-    np.testing.assert_array_equal(photo.binary_erosion(mask), ndimage.binary_erosion(mask, border_value=0))
+    np.testing.assert_array_equal(photo.morphology.binary_erosion(mask), ndimage.binary_erosion(mask, border_value=0))
 
 
 def test_ink_pieces_come_in_scipys_order_with_their_boxes_areas_and_pixels():
     from scipy import ndimage
 
     mask = np.random.default_rng(4).random((60, 80)) < 0.3
-    labels, pieces = photo.connected_pieces(mask)
+    labels, pieces = photo.segment.connected_pieces(mask)
     expected, count = ndimage.label(mask, structure=np.ones((3, 3)))
     assert len(pieces) == count > 10
     for number, (piece, (rows, cols)) in enumerate(zip(pieces, ndimage.find_objects(expected), strict=True), 1):
@@ -198,9 +199,9 @@ def test_paper_level_follows_a_shadow_edge_and_ignores_the_strokes():
     grey[:, 150:] = 110  # a hard shadow over the right half
     grey[50:150, 60:66] = 30  # a stroke in the light
     grey[50:150, 220:226] = 15  # and one in the shadow
-    paper = photo.paper_level(grey)
+    paper = photo.light.paper_level(grey)
     assert np.all(np.abs(paper[:, :140] - 220) < 3) and np.all(np.abs(paper[:, 160:] - 110) < 3)
-    ink = photo.absorbed_light(grey, paper)
+    ink = photo.light.absorbed_light(grey, paper)
     assert ink[100, 62] > 0.8 and ink[100, 222] > 0.8
     assert ink[:, 140:160].max() < 0.05  # the shadow's edge is not ink
 
@@ -217,14 +218,14 @@ def test_a_shadows_corner_inside_the_photo_is_not_ink():
     light = shadow_wedge((400, 300), (120, 150))
     image = add_noise(Image.fromarray((225 * light).astype(np.uint8)))
     with pytest.raises(UserError, match="no ink found"):
-        photo.read_photo(encode(image), "corner.png")
+        photo.read.read_photo(encode(image), "corner.png")
 
 
 def test_a_digit_beside_a_shadows_corner_is_the_only_thing_read():
     image = sheet((400, 300))
     draw(image, STROKES["7"], 30, 40, 120, 5)
     shaded = np.asarray(image, dtype=np.float32) * shadow_wedge((400, 300), (200, 200))
-    digits = photo.read_photo(encode(add_noise(Image.fromarray(shaded.astype(np.uint8)))), "beside.png").digits
+    digits = photo.read.read_photo(encode(add_noise(Image.fromarray(shaded.astype(np.uint8)))), "beside.png").digits
     assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.8
 
 
@@ -233,7 +234,7 @@ def test_a_wide_grey_stroke_crossing_a_shadows_edge_keeps_its_ink_on_both_sides(
     draw(image, STROKES["0"], 200, 80, 300, 16, 120)  # a soft pencil, its 0 half in the shadow
     shaded = np.asarray(image, dtype=np.float32)
     shaded[:, 300:] *= 0.45
-    ink = photo.ink_mask(*photo.ink_image(np.repeat(shaded[:, :, None], 3, axis=2)))
+    ink = photo.ink.ink_mask(*photo.light.ink_image(np.repeat(shaded[:, :, None], 3, axis=2)))
     drawn = np.asarray(image) < 200
     assert ink[drawn].mean() > 0.9  # the stroke's pixels on both sides of the edge are ink
     assert ink[~drawn].mean() < 0.01
@@ -243,7 +244,7 @@ def test_stroke_window_is_wider_than_the_writings_strokes():
     for pen in (3, 9):
         grey = np.full((150, 200), 220, np.float32)
         grey[30:120, 50:50 + pen] = grey[30:120, 120:120 + pen] = 40
-        window = photo.stroke_window(grey, photo.paper_level(grey, shadows=False), 21)
+        window = photo.light.stroke_window(grey, photo.light.paper_level(grey, shadows=False), 21)
         assert window % 2 == 1 and pen < window <= 2 * pen + 3
 
 
@@ -253,14 +254,14 @@ def test_dark_writing_in_a_mostly_shadowed_photo_is_not_taken_for_light_writing(
     values[:, 300:] = 220  # ...with a lit strip along one side
     shaded = Image.fromarray(values.astype(np.uint8))
     draw(shaded, STROKES["7"], 120, 60, 180, 6, 25)
-    digits = photo.read_photo(encode(add_noise(shaded)), "dim.png").digits
+    digits = photo.read.read_photo(encode(add_noise(shaded)), "dim.png").digits
     assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.8
 
 
 def test_blue_ink_on_yellow_paper_is_ink():
     image = Image.new("RGB", (300, 300), (240, 225, 150))
     draw(image, STROKES["7"], 100, 60, 180, 6, (40, 60, 170))
-    digits = photo.read_photo(encode(image, "JPEG", quality=85), "blue.jpg").digits
+    digits = photo.read.read_photo(encode(image, "JPEG", quality=85), "blue.jpg").digits
     assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.7
 
 
@@ -268,8 +269,8 @@ def test_light_writing_on_a_dark_ground_reads_like_dark_on_light():
     dark = sheet()
     draw(dark, STROKES["7"], 100, 60, 180, 10)
     light = Image.fromarray(255 - np.asarray(dark))
-    assert similarity(photo.read_photo(encode(dark), "d").digits[0].frame,
-                      photo.read_photo(encode(light), "l").digits[0].frame) > 0.95
+    assert similarity(photo.read.read_photo(encode(dark), "d").digits[0].frame,
+                      photo.read.read_photo(encode(light), "l").digits[0].frame) > 0.95
 
 
 # --- 4 and 6. ink, strokes and framing ----------------------------------------------------------
@@ -280,36 +281,36 @@ def test_a_thin_pen_under_a_shadow_gives_the_digits_frame():
     values = np.asarray(image, dtype=np.float32)
     values[:, 200:] *= 0.5  # a shadow over the right half, across the digit
     shadowed = add_noise(Image.fromarray(values.astype(np.uint8)), sigma=2)
-    digits = photo.read_photo(encode(shadowed, "JPEG", quality=90), "thin.jpg").digits
+    digits = photo.read.read_photo(encode(shadowed, "JPEG", quality=90), "thin.jpg").digits
     assert len(digits) == 1
     frame = digits[0].frame
     assert similarity(frame, clean_frame(STROKES["7"])) > 0.75
-    width = photo.stroke_width(frame > 127)
-    assert 0.6 * photo.MNIST_STROKE_WIDTH < width < 1.6 * photo.MNIST_STROKE_WIDTH
+    width = photo.frame.stroke_width(frame > 127)
+    assert 0.6 * photo.frame.MNIST_STROKE_WIDTH < width < 1.6 * photo.frame.MNIST_STROKE_WIDTH
 
 
 def test_a_marker_is_thinned_and_a_fine_pen_thickened_towards_mnist_width():
-    target = photo.MNIST_STROKE_WIDTH * photo.STROKE_SCALE
+    target = photo.frame.MNIST_STROKE_WIDTH * photo.frame.STROKE_SCALE
     bar = np.zeros((60, 60), bool)
     fine, thick = bar.copy(), bar.copy()
     fine[5:55, 29:31] = True
     thick[5:55, 15:45] = True
-    assert photo.stroke_width(photo.match_stroke_width(fine, target)) > photo.stroke_width(fine) + 3
-    assert photo.stroke_width(photo.match_stroke_width(thick, target)) < photo.stroke_width(thick) - 3
+    assert photo.frame.stroke_width(photo.frame.match_stroke_width(fine, target)) > photo.frame.stroke_width(fine) + 3
+    assert photo.frame.stroke_width(photo.frame.match_stroke_width(thick, target)) < photo.frame.stroke_width(thick) - 3
 
 
 def test_a_one_written_with_a_fine_pen_is_framed_as_wide_as_mnists_ones():
     one = np.ones((200, 6), bool)  # the ink's box is the stroke itself: thickening must grow past it
-    frame = photo.digit_frame(one)
+    frame = photo.frame.digit_frame(one)
     rows, cols = np.flatnonzero(frame.max(axis=1) > 127), np.flatnonzero(frame.max(axis=0) > 127)
-    assert rows.size == photo.DIGIT_BOX
+    assert rows.size == photo.frame.DIGIT_BOX
     assert 2 <= cols.size <= 4  # MNIST's strokes are about 2.7 px wide
 
 
 def test_frames_follow_mnists_preparation():
     image = sheet()
     draw(image, STROKES["7"], 40, 30, 150, 10)  # off-centre on the sheet
-    frame = photo.read_photo(encode(image), "seven").digits[0].frame
+    frame = photo.read.read_photo(encode(image), "seven").digits[0].frame
     assert frame.shape == (28, 28) and frame.dtype == np.uint8
     rows = np.flatnonzero(frame.max(axis=1) > 64)
     assert 18 <= rows[-1] - rows[0] + 1 <= 21  # the longer side is 20 pixels
@@ -323,7 +324,7 @@ def test_three_digits_with_a_detached_stroke_give_three_boxes_in_order():
     draw(image, STROKES["5_body"] + STROKES["5_top"], 60, 50, 150, 8)
     draw(image, STROKES["1"], 230, 50, 150, 8)
     draw(image, STROKES["7"], 380, 55, 150, 8)
-    digits = photo.read_photo(encode(add_noise(image)), "517.png").digits
+    digits = photo.read.read_photo(encode(add_noise(image)), "517.png").digits
     assert len(digits) == 3
     lefts = [digit.box[0] for digit in digits]
     assert lefts == sorted(lefts)
@@ -336,7 +337,7 @@ def test_a_digit_in_two_pieces_side_by_side_is_offered_joined():
     draw(image, [[(0.0, 0.0), (-0.1, 0.6), (0.9, 0.6)]], 100, 60, 180, 8)  # a 4's open top...
     draw(image, [[(1.25, 0.1), (1.25, 1.0)]], 100, 60, 180, 8)  # ...and its stem, written apart
     draw(image, STROKES["1"], 300, 60, 180, 8)  # and a 1, well apart from both
-    found = photo.read_photo(encode(image), "four.png").found
+    found = photo.read.read_photo(encode(image), "four.png").found
     assert len(found.digits) == 3 and [join.first for join in found.joins] == [0]
     left, top, width, _ = found.joins[0].digit.box
     first, second = found.digits[0].box, found.digits[1].box
@@ -350,7 +351,7 @@ def test_specks_and_dust_are_dropped():
     pen = ImageDraw.Draw(image)
     for x, y in ((20, 20), (260, 270), (40, 250)):
         pen.ellipse((x, y, x + 3, y + 3), fill=30)
-    assert len(photo.read_photo(encode(image), "dusty.png").digits) == 1
+    assert len(photo.read.read_photo(encode(image), "dusty.png").digits) == 1
 
 
 def test_a_loop_a_marker_filled_is_writing_and_a_solid_patch_is_not():
@@ -358,7 +359,7 @@ def test_a_loop_a_marker_filled_is_writing_and_a_solid_patch_is_not():
     mask = np.hypot(rows - 120, cols - 150) < 50  # a 9's loop, filled, just above its stem
     mask[175:280, 170:200] = True
     mask[100:190, 400:520] = True  # a solid dark patch (a shadow's corner) as large as a digit
-    digits = photo.segment(mask)
+    digits = photo.segment.segment(mask)
     assert [(piece.left, piece.top, piece.bottom) for _, piece, _, _ in digits] == [(101, 71, 280)]
 
 
@@ -367,9 +368,9 @@ def test_a_number_running_off_the_photo_keeps_its_last_digit_and_a_lone_digit_ga
     for left in (100, 160):
         mask[60:180, left:left + 8] = True  # 1 1, and a 7 whose bar the photo's right edge cuts
     mask[70:80, 222:240] = mask[70:180, 222:230] = True
-    assert [piece.left for _, piece, _, _ in photo.segment(mask)] == [100, 160, 222]
+    assert [piece.left for _, piece, _, _ in photo.segment.segment(mask)] == [100, 160, 222]
     mask[:, :150] = False  # a single 1 beside a piece the edge cuts (a shadow): only the 1
-    assert [piece.left for _, piece, _, _ in photo.segment(mask)] == [160]
+    assert [piece.left for _, piece, _, _ in photo.segment.segment(mask)] == [160]
 
 
 def test_a_shadows_tip_or_a_short_mark_apart_from_the_writing_is_not_a_digit():
@@ -379,7 +380,7 @@ def test_a_shadows_tip_or_a_short_mark_apart_from_the_writing_is_not_a_digit():
     tip = np.tril(np.ones((30, 40), bool))
     mask[320:350, 200:240] = tip  # a shadow's tip far below them
     mask[90:120, 410:450] = tip  # and one beside them, a quarter as tall
-    digits = photo.segment(mask)
+    digits = photo.segment.segment(mask)
     assert [(line, piece.left) for line, piece, _, _ in digits] == [(0, 100), (0, 200), (0, 300)]
 
 
@@ -390,7 +391,7 @@ def test_a_stroke_broken_in_two_is_one_digit_and_a_mark_far_from_the_digits_is_n
     mask[60:118, 272:280] = True  # its upper half
     mask[122:180, 260:268] = True  # and its lower half, shifted left: no column in common
     mask[100:150, 620:628] = True  # a mark under half a digit tall, well apart from the last 1
-    digits = photo.segment(mask)
+    digits = photo.segment.segment(mask)
     assert [(piece.left, piece.top, piece.right, piece.bottom) for _, piece, _, _ in digits] == [
         (60, 60, 68, 180), (160, 60, 168, 180), (260, 60, 280, 180), (360, 60, 368, 180), (460, 60, 468, 180)]
 
@@ -400,7 +401,7 @@ def test_the_parts_of_a_piece_split_as_too_wide_are_offered_joined_however_wide(
     image = sheet((520, 260))
     draw(image, wide_zero, 100, 50, 160, 9)
     draw(image, wide_zero, 232, 50, 160, 9)  # touching the first: one piece of ink, cut in two
-    found = photo.read_photo(encode(image), "00.png").found
+    found = photo.read.read_photo(encode(image), "00.png").found
     assert len(found.digits) == 2 and [(join.first, join.split) for join in found.joins] == [(0, True)]
 
 
@@ -408,7 +409,7 @@ def test_two_touching_digits_are_split():
     image = sheet((400, 260))
     draw(image, STROKES["0"], 100, 50, 160, 9)
     draw(image, STROKES["0"], 180, 50, 160, 9)  # the second 0 touches the first
-    digits = photo.read_photo(encode(image), "00.png").digits
+    digits = photo.read.read_photo(encode(image), "00.png").digits
     assert len(digits) == 2 and digits[0].box[0] < digits[1].box[0]
 
 
@@ -417,7 +418,7 @@ def test_two_lines_are_read_top_line_first():
     draw(image, STROKES["1"], 80, 40, 150, 8)
     draw(image, STROKES["7"], 220, 40, 150, 8)
     draw(image, STROKES["0"], 80, 300, 150, 8)
-    digits = photo.read_photo(encode(image), "lines.png").digits
+    digits = photo.read.read_photo(encode(image), "lines.png").digits
     assert [digit.line for digit in digits] == [0, 0, 1]
     assert digits[2].box[1] > digits[0].box[1] + 200
 
@@ -428,7 +429,7 @@ def test_a_line_written_half_as_tall_as_the_line_above_keeps_all_its_digits():
         mask[60:180, left:left + 8] = True  # 1 1 1
     for left in (100, 140):
         mask[250:310, left:left + 6] = True  # and 1 1 below, half as tall and close together
-    digits = photo.segment(mask)
+    digits = photo.segment.segment(mask)
     assert [(line, piece.left, piece.height) for line, piece, _, _ in digits] == [
         (0, 100, 120), (0, 200, 120), (0, 300, 120), (1, 100, 60), (1, 140, 60)]
 
@@ -437,7 +438,7 @@ def test_a_small_number_on_a_large_photo_is_read_again_from_the_originals_pixels
     image = sheet((3000, 2250), 215)  # a page photographed whole, a number written small on it
     draw(image, STROKES["7"], 1300, 1000, 60, 3, 40)
     draw(image, STROKES["1"], 1360, 1000, 60, 3, 40)
-    found = photo.read_photo(encode(add_noise(image).convert("RGB"), "JPEG", quality=90), "page.jpg")
+    found = photo.read.read_photo(encode(add_noise(image).convert("RGB"), "JPEG", quality=90), "page.jpg")
     assert len(found.digits) == 2
     (left, top, width, height), one = found.digits[0].box, found.digits[1].box
     assert abs(left - 1300) <= 3 and abs(top - 1000) <= 3 and 60 <= height <= 66 and width >= 30
@@ -451,7 +452,7 @@ def test_a_page_of_many_small_marks_is_read_without_stalling():
     columns = range(10, 580, 14)
     for x, y in itertools.product(columns, repeat=2):  # a bubble sheet: 1,681 squares, 3 px apart
         pen.rectangle((x, y, x + 10, y + 10), outline=0)
-    assert len(photo.read_photo(encode(image), "grid.png").digits) == len(columns)  # stacked: one per column
+    assert len(photo.read.read_photo(encode(image), "grid.png").digits) == len(columns)  # stacked: one per column
 
 
 @pytest.mark.parametrize("size", [(1, 5000), (5000, 1), (8000, 1055)])
@@ -463,7 +464,7 @@ def test_boxes_stay_inside_very_narrow_or_odd_sized_photos(size):
              (width * 0.48, height // 2, width * 0.52, height // 2), fill=0, width=3)
     if size == (8000, 1055):
         pen.line((7600, 263, 7999, 263, 7750, 1054), fill=0, width=87)  # a 7 running off the bottom
-    found = photo.read_photo(encode(image), "strip.png")
+    found = photo.read.read_photo(encode(image), "strip.png")
     assert found.size == size
     for left, top, box_width, box_height in (digit.box for digit in found.digits):
         assert left >= 0 and left + box_width <= width and top >= 0 and top + box_height <= height
@@ -476,14 +477,14 @@ def test_a_float_image_with_missing_values_still_reads_its_digit():
     values[:20, :20] = np.nan
     buffer = io.BytesIO()
     Image.fromarray(values).save(buffer, format="TIFF")
-    digits = photo.read_photo(buffer.getvalue(), "float.tif").digits
+    digits = photo.read.read_photo(buffer.getvalue(), "float.tif").digits
     assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.8
 
 
 def test_boxes_are_drawn_on_the_photo():
     image = sheet()
     draw(image, STROKES["7"], 100, 60, 180, 10)
-    found = photo.read_photo(encode(image), "seven")
-    picture = np.asarray(photo.draw_boxes(found, [(found.digits[0].box, "7")]))
+    found = photo.read.read_photo(encode(image), "seven")
+    picture = np.asarray(photo.draw.draw_boxes(found, [(found.digits[0].box, "7")]))
     left, top, _, _ = found.digits[0].box
     assert tuple(picture[top + 20, left]) == (220, 30, 30)

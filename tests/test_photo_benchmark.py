@@ -11,7 +11,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from mnist_dvc.common import csv_text, save_npz, split_validation
+from mnist_dvc.files import csv_text, save_npz
+from mnist_dvc.mnist import split_validation
 from mnist_dvc.params import PhotoBenchmarkParams
 from mnist_dvc.reading import Answer, DigitAnswer
 from mnist_dvc.render import CONDITIONS

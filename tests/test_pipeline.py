@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_dvc.common import file_digest
+from mnist_dvc.files import file_digest
 from tests.conftest import VENV_BIN, git_commit, make_small_repo, ran_stages, run, set_param, synthetic_mnist
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mnist_dvc import plots_page
-from mnist_dvc.common import UserError, write_csv_atomic
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import csv_text, write_text_atomic
 from tests.conftest import REPO, git_commit, make_small_repo, run, synthetic_mnist
 
 VEGA_CHARTS = ["Confusion_matrix__test_set_", "Training_accuracy", "Training_loss",
@@ -45,7 +46,7 @@ def test_a_source_that_would_end_the_script_tag_is_refused():
 def write_reports(repo: Path, scale: int) -> None:
     """Plot inputs as the pipeline writes them, without running it: the page is what is tested."""
     pairs = [(digit, digit) for digit in range(10) for _ in range(50 * scale)] + [(4, 9)] * scale + [(7, 1)] * 3
-    write_csv_atomic(repo / "reports" / "predictions.csv", ("actual", "predicted"), pairs)
+    write_text_atomic(repo / "reports" / "predictions.csv", csv_text(("actual", "predicted"), pairs))
     for split in ("train", "eval"):
         for name in ("accuracy", "loss"):
             path = repo / "reports" / "train" / "plots" / "metrics" / split / f"{name}.tsv"
@@ -55,8 +56,8 @@ def write_reports(repo: Path, scale: int) -> None:
                 writer.writerow(("step", name))
                 writer.writerows((step, 1 / (step + scale)) for step in range(1, 6))
     rows = [(digit, 50, 50, 0, 0, 1.0, 1.0 - digit / 100, 1.0) for digit in range(10)]
-    write_csv_atomic(repo / "reports" / "per_class.csv", ("digit", "support", "tp", "fn", "fp", "precision",
-                                                           "recall", "f1"), rows)
+    write_text_atomic(repo / "reports" / "per_class.csv", csv_text(("digit", "support", "tp", "fn", "fp", "precision",
+                                                           "recall", "f1"), rows))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ def digit_one() -> np.ndarray:
 def test_pens_make_strokes_thinner_or_thicker_and_the_photo_path_frames_them():
     mask = robustness.ink_mask(digit_one())
     assert mask.shape == (28 * robustness.UPSCALE, 28 * robustness.UPSCALE)
-    widths = [photo.stroke_width(drawn) for drawn in (robustness.thin_pen(mask), mask, robustness.marker(mask))]
+    widths = [photo.frame.stroke_width(drawn) for drawn in (robustness.thin_pen(mask), mask, robustness.marker(mask))]
     assert widths[0] < 0.7 * widths[1] and widths[2] > 1.4 * widths[1]
     frame = robustness.photo_frame(robustness.thin_pen(mask))
     assert frame.shape == (28, 28) and frame.dtype == np.float32 and frame.min() >= 0 and frame.max() <= 1

@@ -17,7 +17,9 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from mnist_dvc import server
-from mnist_dvc.common import UserError, file_digest, load_model
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import file_digest
+from mnist_dvc.inference import load_model
 from mnist_dvc.photo import read_photo
 from mnist_dvc.reading import read_photos
 from tests.strokes import draw, png_bytes

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from mnist_dvc import network, params
-from mnist_dvc.common import UserError, file_digest
+from mnist_dvc.errors import UserError
+from mnist_dvc.files import file_digest
 from stages import train
 from tests.conftest import run
 
@@ -69,7 +70,7 @@ def test_shared_object_ids_are_renumbered_consistently():
 
 
 def test_a_model_saved_twice_gives_identical_bytes_and_loads_in_safe_mode(tmp_path):
-    from mnist_dvc.common import load_model
+    from mnist_dvc.inference import load_model
 
     model = network.build_model(train_params(hidden_units=(8,)))
     network.save_model(model, tmp_path / "a.keras")

@@ -1,0 +1,93 @@
+"""All the steps together: a photo's file to the digits found in it, read closer where they are small."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from mnist_dvc.errors import UserError
+from mnist_dvc.photo.frame import digit_frame
+from mnist_dvc.photo.ink import ink_mask
+from mnist_dvc.photo.light import ink_image
+from mnist_dvc.photo.load import file_bytes, load_image
+from mnist_dvc.photo.segment import join_candidates, segment
+from mnist_dvc.photo.types import Box, Digit, Found, Join, Photo, Piece
+
+SMALL_DIGIT = 48  # digits less tall than this in the reduced photo are read again from the original's pixels
+
+
+def read_photo(source: str | Path | bytes, name: str) -> Photo:
+    """Load a photo (a path or the file's bytes) and find its digits. Where they came out small in the
+    reduced photo (a number written small on a page photographed whole), they are found again in the
+    part of the original around them, read at full resolution."""
+    data = file_bytes(source, name)
+    rgb, scale, size = load_image(data, name)
+    found = Found(*find_digits(rgb, name, scale, size))
+    region = closer_look(found.digits, size, scale)
+    if region is not None:
+        crop, crop_scale, crop_size = load_image(data, name, region)
+        with contextlib.suppress(UserError):  # nothing stood out in the closer look: keep the first
+            found = shifted(Found(*find_digits(crop, name, crop_scale, crop_size)), region[0], region[1])
+    return Photo(rgb, scale, found, size)
+
+
+def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0,
+                size: tuple[int, int] | None = None) -> tuple[list[Digit], list[Join]]:
+    """Every digit in an RGB photo, line by line, left to right, and the neighbours that may be the
+    pieces of one digit; UserError when there is no ink.
+
+    Boxes are given in pixels of an image `scale` times larger than `rgb` (the original photo's), and
+    kept inside `size` (its width and height), which the rounding of a very narrow image can miss.
+    """
+    size = size or (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    mask = ink_mask(*ink_image(rgb))
+    found = segment(mask) if mask.any() else []
+    if not found:
+        raise UserError(f"{name}: no ink found (blank or uniform image)")
+
+    def framed(piece: Piece, ink: np.ndarray, line: int) -> Digit:
+        return Digit(digit_frame(ink), original_box(piece, scale, size), line)
+
+    digits = [framed(piece, own, line) for line, piece, own, _ in found]
+    joins = [Join(pair.first, framed(pair.piece, pair.ink, found[pair.first].line), pair.split)
+             for pair in join_candidates(found)]
+    return digits, joins
+
+
+def original_box(piece: Piece, scale: float, size: tuple[int, int]) -> Box:
+    left = min(math.floor(piece.left * scale), size[0] - 1)
+    top = min(math.floor(piece.top * scale), size[1] - 1)
+    right = min(max(math.ceil(piece.right * scale), left + 1), size[0])
+    bottom = min(max(math.ceil(piece.bottom * scale), top + 1), size[1])
+    return left, top, right - left, bottom - top
+
+
+def closer_look(digits: list[Digit], size: tuple[int, int], scale: float) -> Box | None:
+    """The part of the original photo (`size`: its width and height) to read again at full resolution,
+    or None: when the digits' median height is under SMALL_DIGIT pixels of the photo as read (`scale`
+    original pixels each), their joint box with a digit's height of margin all round, clipped to the
+    photo, and only when that is clearly smaller than the whole photo."""
+    height = float(np.median([digit.box[3] for digit in digits]))
+    if height / scale >= SMALL_DIGIT or scale <= 1:
+        return None
+    margin = round(height)
+    left = max(0, min(d.box[0] for d in digits) - margin)
+    top = max(0, min(d.box[1] for d in digits) - margin)
+    right = min(size[0], max(d.box[0] + d.box[2] for d in digits) + margin)
+    bottom = min(size[1], max(d.box[1] + d.box[3] for d in digits) + margin)
+    if max(right - left, bottom - top) >= 0.9 * max(size):
+        return None  # hardly smaller than the whole photo: nothing to gain
+    return left, top, right - left, bottom - top
+
+
+def shifted(found: Found, dx: int, dy: int) -> Found:
+    """The same digits with their boxes moved by (dx, dy): from a region's pixels to the whole photo's."""
+    def move(digit: Digit) -> Digit:
+        left, top, width, height = digit.box
+        return replace(digit, box=(left + dx, top + dy, width, height))
+
+    return Found([move(d) for d in found.digits], [replace(j, digit=move(j.digit)) for j in found.joins])

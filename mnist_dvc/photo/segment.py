@@ -1,0 +1,298 @@
+"""Step 5, digits: the ink's connected pieces, specks dropped, the pieces of one digit joined, grouped
+into lines and split where digits touch; and the neighbours that may still be one digit."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+from mnist_dvc.photo.frame import stroke_width
+from mnist_dvc.photo.morphology import label_pieces
+from mnist_dvc.photo.types import Piece, Segment
+
+# Two neighbours are offered to the model as one digit when the gap between them is at most this share of
+# their height, and together they are at most this many heights wide.
+MAX_JOIN_GAP = 0.3
+MAX_JOIN_WIDTH = 1.1
+# A piece less tall than SHORT_PIECE of a typical digit's height is part of a digit (a detached bar, a
+# broken-off end): it joins the line it is near, or no line. One less tall than NOT_A_DIGIT that is still
+# apart after the pieces of each digit were joined is not writing (a shadow's pointed tip, a stray mark).
+SHORT_PIECE = 0.5
+NOT_A_DIGIT = 0.4
+# A piece of a line whose longer side is under FRAGMENT of the line's typical digit height is part of
+# a digit, too small to be read alone: it joins its nearer neighbour, or is dropped (join_fragments).
+FRAGMENT = 0.6
+# A piece filling more than this share of its box, with "strokes" as wide as it is long, is not writing.
+SOLID = 0.7
+
+
+def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
+    """The mask's 8-connected pieces: a label per pixel, and the pieces in the order of their first
+    pixels, row by row (scipy.ndimage.label's order, which the rules below were tuned with)."""
+    count, labels = label_pieces(mask)
+    areas = np.bincount(labels.ravel(), minlength=count)
+    first_pixels, pieces = [], []
+    for label, (rows, cols) in enumerate(ndimage.find_objects(labels), 1):
+        first_pixels.append((rows.start, cols.start + int(np.argmax(labels[rows.start, cols] == label))))
+        pieces.append(Piece(rows.start, cols.start, rows.stop, cols.stop, int(areas[label]), [label]))
+    order = sorted(range(len(pieces)), key=first_pixels.__getitem__)
+    return labels, [pieces[index] for index in order]
+
+
+def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
+    """Drop what is not writing: pieces cut by the picture's edge when others are not (the edge of a
+    shadow, the paper's edge, a finger), unless they end a number, and dust and stray dots (pieces far
+    smaller than the writing's largest)."""
+    height, width = labels.shape
+    cut = [piece.top == 0 or piece.left == 0 or piece.bottom == height or piece.right == width for piece in pieces]
+    inside = [piece for piece, at_edge in zip(pieces, cut, strict=True) if not at_edge]
+    if inside:
+        pieces = inside + [piece for piece, at_edge in zip(pieces, cut, strict=True)
+                           if at_edge and continues_a_number(piece, inside)]
+    if not pieces:
+        return pieces
+    tallest = max(max(piece.height, piece.width) for piece in pieces)
+    largest = max(piece.area for piece in pieces)
+    return [piece for piece in pieces
+            if max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest]
+
+
+def continues_a_number(piece: Piece, others: list[Piece]) -> bool:
+    """A piece the photo's edge cuts is the last digit of a number running off the photo when two or more
+    digits share its rows, none much shorter than it, and the nearest is as close as digits are."""
+    beside = [other for other in others
+              if piece.height <= 1.2 * other.height and vertical_overlap(piece, other) >= 0.5]
+    return len(beside) >= 2 and min(horizontal_gap(piece, other) / other.height for other in beside) <= 0.5
+
+
+def solid(piece: Piece, labels: np.ndarray) -> bool:
+    """A solid patch, not writing (a shadow's corner, a finger). Judged once stacked pieces are joined: a
+    loop a marker filled is as solid, but joined to the rest of its digit it is not."""
+    own = np.isin(labels[piece.top:piece.bottom, piece.left:piece.right], piece.labels)
+    return stroke_width(own) > 0.3 * max(piece.height, piece.width) and piece.area > SOLID * piece.height * piece.width
+
+
+def horizontal_overlap(a: Piece, b: Piece) -> float:
+    """Overlap of the two pieces' column ranges, as a share of the narrower one's width."""
+    shared = min(a.right, b.right) - max(a.left, b.left)
+    return shared / max(1, min(a.width, b.width))
+
+
+def vertical_overlap(a: Piece, b: Piece) -> float:
+    """Overlap of the two pieces' row ranges, as a share of the shorter one's height."""
+    shared = min(a.bottom, b.bottom) - max(a.top, b.top)
+    return shared / max(1, min(a.height, b.height))
+
+
+def vertical_gap(a: Piece, b: Piece) -> int:
+    """Rows between the two pieces (0 or less when their row ranges overlap)."""
+    return max(a.top, b.top) - min(a.bottom, b.bottom)
+
+
+def horizontal_gap(a: Piece, b: Piece) -> int:
+    """Columns between the two pieces (0 or less when their column ranges overlap)."""
+    return max(a.left, b.left) - min(a.right, b.right)
+
+
+def join_stacked(pieces: list[Piece]) -> list[Piece]:
+    """Join pieces stacked closely over each other (the detached top of a 5, a 4 written in two
+    strokes): lines of writing are further apart than a quarter of a digit's height."""
+    changed = True
+    while changed:  # a join makes a piece taller: go again until nothing joins
+        changed = False
+        kept: list[Piece] = []
+        for piece in sorted(pieces, key=lambda p: (p.left, p.top)):
+            for index, other in enumerate(kept):
+                close = vertical_gap(other, piece) <= 0.25 * max(other.height, piece.height)
+                if horizontal_overlap(other, piece) >= 0.5 and close:
+                    kept[index] = other.joined(piece)
+                    changed = True
+                    break
+            else:
+                kept.append(piece)
+        pieces = kept
+    return pieces
+
+
+def group_lines(pieces: list[Piece], typical: int) -> list[list[Piece]]:
+    """Group pieces into lines of writing, top line first. Going left to right, a tall piece continues
+    the line whose last tall piece shares at least half of its rows (so a line may climb or sink
+    across the page); short pieces (a detached bar, a broken-off end) then join the nearest line if it
+    is within half a digit's height, and are dropped if no line is (a shadow's tip far from the writing).
+    `typical` is a digit's height (typical_height)."""
+    lines: list[list[Piece]] = []
+    short = []
+    for piece in sorted(pieces, key=lambda p: p.left):
+        if piece.height < SHORT_PIECE * typical:
+            short.append(piece)
+            continue
+        overlaps = [vertical_overlap(piece, line[-1]) for line in lines]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        if best >= 0 and overlaps[best] >= 0.5:
+            lines[best].append(piece)
+        else:
+            lines.append([piece])
+    for piece in short:
+        centre = (piece.top + piece.bottom) / 2
+        distances = [min(max(0.0, p.top - centre, centre - p.bottom) + abs(
+            (p.left + p.right) / 2 - (piece.left + piece.right) / 2) / 4 for p in line) for line in lines]
+        if distances and min(distances) <= 0.5 * typical:
+            lines[int(np.argmin(distances))].append(piece)
+    lines = merge_side_by_side(lines)
+    lines.sort(key=lambda line: float(np.median([p.top + p.bottom for p in line])))
+    return [sorted(line, key=lambda p: p.left) for line in lines]
+
+
+def merge_side_by_side(lines: list[list[Piece]]) -> list[list[Piece]]:
+    """Two "lines" that sit side by side, sharing some rows but no columns, are one line of writing
+    whose digits jump up or down (lines of a page lie over each other and share columns)."""
+    spans = [functools.reduce(Piece.joined, line) for line in lines]
+    merged = True
+    while merged:
+        merged = False
+        for i, j in itertools.combinations(range(len(lines)), 2):
+            a, b = spans[i], spans[j]
+            if horizontal_overlap(a, b) <= 0 and min(a.bottom, b.bottom) > max(a.top, b.top):
+                lines[i] += lines[j]
+                spans[i] = a.joined(b)
+                del lines[j], spans[j]
+                merged = True
+                break
+    return lines
+
+
+def join_pieces(line: list[Piece]) -> list[Piece]:
+    """Join the pieces of one digit. In a line of writing, digits follow each other left to right, so
+    pieces whose columns overlap belong together (the detached top of a 5, a 4's two strokes)."""
+    digits: list[Piece] = []
+    for piece in sorted(line, key=lambda p: p.left):
+        if (digits and horizontal_overlap(digits[-1], piece) >= 0.25
+                and vertical_gap(digits[-1], piece) <= 0.5 * max(digits[-1].height, piece.height)):
+            digits[-1] = digits[-1].joined(piece)
+        else:
+            digits.append(piece)
+    return digits
+
+
+def join_fragments(digits: list[Piece]) -> list[Piece]:
+    """Pieces of one line too small to be a digit (their longer side under FRAGMENT of the line's
+    typical digit height: a stroke broken at a shadow's edge, a stray mark), smallest first: each
+    joined to the nearer of its neighbours when that is within MAX_JOIN_GAP of that height, else
+    dropped. The line's own height, so a line written smaller than another keeps its digits."""
+    digits = list(digits)
+    typical = typical_height(digits)
+    while small := [i for i, d in enumerate(digits) if max(d.height, d.width) < FRAGMENT * typical]:
+        index = min(small, key=lambda i: digits[i].area)
+        piece = digits.pop(index)
+        gaps = {i: horizontal_gap(digits[i], piece) for i in (index - 1, index) if 0 <= i < len(digits)}
+        if gaps and min(gaps.values()) <= MAX_JOIN_GAP * typical:
+            nearest = min(gaps, key=gaps.get)
+            digits[nearest] = digits[nearest].joined(piece)
+    return digits
+
+
+def typical_height(pieces: list[Piece]) -> int:
+    """The height of a typical digit among these pieces: the upper median, so that of a digit and a
+    shorter speck beside it, the digit's."""
+    return sorted(piece.height for piece in pieces)[len(pieces) // 2]
+
+
+def split_wide(piece: Piece, mask: np.ndarray, digit_width: float) -> list[Piece]:
+    """Split a piece as wide as several digits (touching digits) at the thinnest columns near even cuts.
+
+    `digit_width` is a typical digit's width in this line. A cut is made where the ink thins to a
+    narrow link, or anywhere near the even cut when the piece is nearly two digits wide or more; so a
+    single wide digit (a 2 or 5 with a long stroke) stays whole, as does a piece whose cut would leave
+    a part much shorter or narrower than a digit.
+    """
+    count = round(piece.width / digit_width)
+    if count < 2:
+        return [piece]
+    columns = mask[piece.top:piece.bottom, piece.left:piece.right].sum(axis=0)
+    typical = float(np.median(columns[columns > 0]))
+    cuts = [0]
+    for k in range(1, count):
+        centre = round(k * piece.width / count)
+        reach = max(1, round(0.35 * piece.width / count))
+        first = max(cuts[-1] + 1, centre - reach)
+        window = columns[first:min(piece.width - 1, centre + reach)]
+        if window.size:
+            cut = first + int(np.argmin(window))
+            if columns[cut] <= 0.5 * typical or piece.width >= 1.8 * digit_width:
+                cuts.append(cut)
+    cuts.append(piece.width)
+    parts = []
+    for start, stop in itertools.pairwise(cuts):
+        part = mask[piece.top:piece.bottom, piece.left + start:piece.left + stop]
+        rows = np.flatnonzero(part.any(axis=1))
+        if rows.size:
+            parts.append(Piece(piece.top + int(rows[0]), piece.left + start, piece.top + int(rows[-1]) + 1,
+                               piece.left + stop, int(part.sum()), piece.labels))
+    if any(part.height < 0.5 * piece.height or part.width < 0.3 * digit_width for part in parts):
+        return [piece]  # a cut through one digit's stroke (a 5's bar, a 7's top), not between two digits
+    return parts
+
+
+def digit_width(line: list[Piece], piece: Piece) -> float:
+    """A typical digit's width in this line, for telling one wide digit from several touching ones:
+    the other digits' median width, but at least 0.55 of the line's height (a line of 1s says little),
+    or 0.75 of the height when the piece is alone."""
+    height = float(np.median([p.height for p in line]))
+    others = [p.width for p in line if p is not piece]
+    if not others:
+        return 0.75 * max(height, piece.height)
+    return max(float(np.median(others)), 0.55 * max(height, piece.height))
+
+
+def segment(mask: np.ndarray) -> list[Segment]:
+    """Every digit in the mask, in reading order."""
+    labels, pieces = connected_pieces(mask)
+    pieces = [piece for piece in join_stacked(drop_specks(labels, pieces)) if not solid(piece, labels)]
+    if not pieces:
+        return []
+    digits = []
+    typical = typical_height(pieces)
+    sources = itertools.count()
+    for number, line in enumerate(group_lines(pieces, typical)):
+        digits_of_line = join_fragments(join_pieces(line))
+        joined = [piece for piece in digits_of_line if piece.height >= NOT_A_DIGIT * typical]
+        for piece, source in zip(joined, sources, strict=False):  # sources never ends
+            rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
+            whole = np.zeros_like(mask)
+            whole[rows, cols] = np.isin(labels[rows, cols], piece.labels)
+            for part in split_wide(piece, whole, digit_width(joined, piece)):
+                digits.append(Segment(number, part, whole[part.top:part.bottom, part.left:part.right], source))
+    return digits
+
+
+class JoinCandidate(NamedTuple):
+    """Two neighbouring segments, `first` and the one after it, taken together."""
+
+    first: int
+    piece: Piece  # their joint box
+    ink: np.ndarray  # their ink together, cropped to that box
+    split: bool  # they were cut from one piece (split_wide)
+
+
+def join_candidates(found: list[Segment]) -> list[JoinCandidate]:
+    """Neighbours in a line close enough, and together narrow enough, to be one digit in two pieces (a 4
+    written in two strokes, a 5 with its bar apart), and the parts of any piece split_wide cut (a wide 2
+    or 0 may be one digit however wide it is). Which reading is right is the model's to say."""
+    candidates = []
+    for first, (this, after) in enumerate(itertools.pairwise(found)):
+        a, b = this.piece, after.piece
+        height = max(a.height, b.height)
+        near = b.left - a.right <= MAX_JOIN_GAP * height and max(a.right, b.right) - a.left <= MAX_JOIN_WIDTH * height
+        split = this.source == after.source
+        if after.line != this.line or not (near or split):
+            continue
+        both = a.joined(b)
+        ink = np.zeros((both.height, both.width), dtype=bool)
+        for piece, own in ((a, this.ink), (b, after.ink)):
+            ink[piece.top - both.top:piece.bottom - both.top, piece.left - both.left:piece.right - both.left] |= own
+        candidates.append(JoinCandidate(first, both, ink, split))
+    return candidates
