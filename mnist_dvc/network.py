@@ -18,7 +18,7 @@ import tensorflow as tf
 from tensorflow import keras
 
 from mnist_dvc import params
-from mnist_dvc.files import ZIP_EPOCH, atomic_path
+from mnist_dvc.files import ZIP_EPOCH
 from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES, split_validation
 from mnist_dvc.own import training_copies
 
@@ -255,12 +255,6 @@ def renumber_shared_objects(node: object, numbers: dict[int, int]) -> object:
     if isinstance(node, list):
         return [renumber_shared_objects(item, numbers) for item in node]
     return node
-
-
-def save_model(model: keras.Model, path: Path) -> None:
-    """Save the .keras archive atomically (see write_model)."""
-    with atomic_path(path) as tmp:
-        write_model(model, tmp)
 
 
 def write_model(model: keras.Model, path: Path) -> None:

@@ -37,12 +37,13 @@ MAX_SHOWN_CHARS = 60  # how much of a refused value an error message shows
 Check = Callable[[Any], bool]
 
 
-def _spec(default: Any, check: Check, allowed: str) -> Any:
-    return field(default=default, metadata={"check": check, "allowed": allowed})
+def _spec(check: Check, allowed: str) -> Any:
+    """A key with its check and what it allows; no default: params.yaml holds every value."""
+    return field(metadata={"check": check, "allowed": allowed})
 
 
-def _choice(default: str, *choices: str) -> Any:
-    return _spec(default, lambda value: value in choices, f"one of {', '.join(choices)}")
+def _choice(*choices: str) -> Any:
+    return _spec(lambda value: value in choices, f"one of {', '.join(choices)}")
 
 
 SOURCES = ("local", "keras", "torchvision", "npm")
@@ -58,14 +59,14 @@ AUGMENTATIONS = ("augment_shift_pixels", "augment_rotation_degrees", "augment_sc
 @dataclass(frozen=True)
 class FetchParams:
     local_path: str | None = _spec(
-        None, lambda value: value is None or (bool(value.strip()) and "\0" not in value),
+        lambda value: value is None or (bool(value.strip()) and "\0" not in value),
         "null, or a path to mnist.npz or to a folder of the four IDX files",
     )
     sources: tuple[str, ...] = _spec(
-        SOURCES, lambda value: len(value) > 0 and set(value) <= set(SOURCES),
+        lambda value: len(value) > 0 and set(value) <= set(SOURCES),
         f"a non-empty list of {', '.join(SOURCES)}",
     )
-    timeout_seconds: float = _spec(30.0, lambda value: 0 < value <= 3600, "a number of seconds in (0, 3600]")
+    timeout_seconds: float = _spec(lambda value: 0 < value <= 3600, "a number of seconds in (0, 3600]")
 
 
 MAX_LAYERS = 16
@@ -87,56 +88,56 @@ def _sane_network(hidden_units: tuple[int, ...]) -> bool:
 @dataclass(frozen=True)
 class TrainParams:
     hidden_units: tuple[int, ...] = _spec(
-        (128, 128), _sane_network,
+        _sane_network,
         f"a list of 1..{MAX_LAYERS} layer sizes, each in 1..{MAX_UNITS}, "
         f"with at most {MAX_WEIGHTS:,} weights in all (784-128-128-10 has {weight_count((128, 128)):,})",
     )
-    activation: str = _choice("relu", *ACTIVATIONS)
-    dropout: float = _spec(0.0, lambda value: 0 <= value < 1, "a fraction in [0, 1)")
-    optimizer: str = _choice("adam", *OPTIMIZERS)
-    learning_rate: float = _spec(0.001, lambda value: 1e-6 <= value <= 10, "a number in 1e-6..10")
-    lr_schedule: str = _choice("constant", *SCHEDULES)
-    label_smoothing: float = _spec(0.0, lambda value: 0 <= value < 1, "a fraction in [0, 1)")
-    augment_shift_pixels: int = _spec(0, lambda value: 0 <= value <= 8, "a whole number of pixels in 0..8 (0 = off)")
-    augment_rotation_degrees: float = _spec(0.0, lambda value: 0 <= value <= 45, DEGREES)
-    augment_scale: float = _spec(0.0, lambda value: 0 <= value <= 0.5, "a fraction in [0, 0.5] (0 = off)")
-    augment_shear_degrees: float = _spec(0.0, lambda value: 0 <= value <= 45, DEGREES)
-    augment_thickness: float = _spec(0.0, lambda value: 0 <= value <= 1, "a fraction in [0, 1] (0 = off)")
-    augment_elastic_pixels: float = _spec(0.0, lambda value: 0 <= value <= 8, "a number of pixels in [0, 8] (0 = off)")
-    augment_elastic_sigma: float = _spec(4.0, lambda value: 0.5 <= value <= 8, "a number of pixels in [0.5, 8]")
-    epochs: int = _spec(5, lambda value: 0 < value <= 10_000, "a whole number in 1..10000")
-    batch_size: int = _spec(32, lambda value: 0 < value <= 60_000, "a whole number in 1..60000")
-    early_stopping_patience: int = _spec(0, lambda value: 0 <= value <= 10_000, "a whole number >= 0 (0 = off)")
+    activation: str = _choice(*ACTIVATIONS)
+    dropout: float = _spec(lambda value: 0 <= value < 1, "a fraction in [0, 1)")
+    optimizer: str = _choice(*OPTIMIZERS)
+    learning_rate: float = _spec(lambda value: 1e-6 <= value <= 10, "a number in 1e-6..10")
+    lr_schedule: str = _choice(*SCHEDULES)
+    label_smoothing: float = _spec(lambda value: 0 <= value < 1, "a fraction in [0, 1)")
+    augment_shift_pixels: int = _spec(lambda value: 0 <= value <= 8, "a whole number of pixels in 0..8 (0 = off)")
+    augment_rotation_degrees: float = _spec(lambda value: 0 <= value <= 45, DEGREES)
+    augment_scale: float = _spec(lambda value: 0 <= value <= 0.5, "a fraction in [0, 0.5] (0 = off)")
+    augment_shear_degrees: float = _spec(lambda value: 0 <= value <= 45, DEGREES)
+    augment_thickness: float = _spec(lambda value: 0 <= value <= 1, "a fraction in [0, 1] (0 = off)")
+    augment_elastic_pixels: float = _spec(lambda value: 0 <= value <= 8, "a number of pixels in [0, 8] (0 = off)")
+    augment_elastic_sigma: float = _spec(lambda value: 0.5 <= value <= 8, "a number of pixels in [0.5, 8]")
+    epochs: int = _spec(lambda value: 0 < value <= 10_000, "a whole number in 1..10000")
+    batch_size: int = _spec(lambda value: 0 < value <= 60_000, "a whole number in 1..60000")
+    early_stopping_patience: int = _spec(lambda value: 0 <= value <= 10_000, "a whole number >= 0 (0 = off)")
     validation_fraction: float = _spec(
-        0.1, lambda value: 0 < value <= 0.5, "a fraction in (0, 0.5]: at least half the images are for training")
-    seed: int = _spec(42, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
+        lambda value: 0 < value <= 0.5, "a fraction in (0, 0.5]: at least half the images are for training")
+    seed: int = _spec(lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
     own_data_fraction: float = _spec(
-        0.0, lambda value: 0 <= value <= 0.5, "a fraction in [0, 0.5] of the training examples (0 = off)")
+        lambda value: 0 <= value <= 0.5, "a fraction in [0, 0.5] of the training examples (0 = off)")
 
 
 @dataclass(frozen=True)
 class OwnParams:
-    holdout_fraction: float = _spec(0.5, lambda value: 0 < value <= 1, "a fraction in (0, 1]")
-    seed: int = _spec(0, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
+    holdout_fraction: float = _spec(lambda value: 0 < value <= 1, "a fraction in (0, 1]")
+    seed: int = _spec(lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    misclassified_count: int = _spec(25, lambda value: 0 < value <= 100, "a whole number in 1..100")
+    misclassified_count: int = _spec(lambda value: 0 < value <= 100, "a whole number in 1..100")
 
 
 @dataclass(frozen=True)
 class PhotoBenchmarkParams:
-    single_digits: int = _spec(400, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
-    numbers: int = _spec(150, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
+    single_digits: int = _spec(lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
+    numbers: int = _spec(lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
     number_digits: tuple[int, ...] = _spec(
-        (3, 5), lambda value: len(value) == 2 and 2 <= value[0] <= value[1] <= 10,
+        lambda value: len(value) == 2 and 2 <= value[0] <= value[1] <= 10,
         "[fewest, most] digits of a number, with 2 <= fewest <= most <= 10",
     )
-    failures_shown: int = _spec(24, lambda value: 0 <= value <= 100, "a whole number in 0..100")
-    seed: int = _spec(2026, lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
+    failures_shown: int = _spec(lambda value: 0 <= value <= 100, "a whole number in 0..100")
+    seed: int = _spec(lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
     # test: the headline figures; validation: the train stage's held-out split, to tune the photo path on
-    digits: str = _choice("test", "test", "validation")
+    digits: str = _choice("test", "validation")
 
 
 SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "own": OwnParams,
@@ -216,8 +217,6 @@ def _coerce(value: Any, annotation: Any) -> Any:
 
 def parse_section(name: str, raw: Any, cls: type[Section]) -> Section:
     """Turn the raw YAML mapping of one section into `cls`, or raise UserError."""
-    if raw is None:
-        raw = {}
     if not isinstance(raw, dict):
         raise UserError(f"params.yaml: section '{name}' must be a mapping of keys to values, got {_describe(raw)}")
     fields = {spec.name: spec for spec in dataclasses.fields(cls)}
@@ -228,6 +227,10 @@ def parse_section(name: str, raw: Any, cls: type[Section]) -> Section:
             f"params.yaml: unknown key {name}.{unknown[0]} (value {_describe(raw[unknown[0]])}); "
             f"allowed keys in '{name}': {', '.join(fields)}"
         )
+    missing = [key for key in fields if key not in raw]
+    if missing:
+        raise UserError(f"params.yaml: {name}.{missing[0]} is missing; every key of '{name}' needs a value "
+                        f"({', '.join(fields)})")
     hints = typing.get_type_hints(cls)
     values = {}
     for key, value in raw.items():

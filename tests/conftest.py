@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from mnist_dvc.files import array_digest, save_npz
+from tests.helpers.params import committed_params
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = str(Path(sys.executable).parent)
@@ -86,7 +87,7 @@ def make_small_repo(destination: Path, arrays: dict[str, np.ndarray], train: dic
     fetch_py.write_text(pin_digests(fetch_py.read_text(), arrays))
     local = destination / "synthetic-mnist.npz"
     save_npz(local, arrays)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params = committed_params()
     params["fetch"].update({"local_path": str(local), "sources": ["local"]})
     params["train"].update(SMALL_TRAIN | (train or {}))
     params["photo_benchmark"].update(SMALL_PHOTO_BENCHMARK)
@@ -114,5 +115,5 @@ def ran_stages(output: str) -> list[str]:
 
 # Fixtures of the web app's tests (a browser, a model that reads drawings, a running server), registered
 # here so any test module can use them.
-from tests.browser import browser  # noqa: E402, F401
-from tests.live import live_server, reading_model, stroke_model  # noqa: E402, F401
+from tests.helpers.browser import browser  # noqa: E402, F401
+from tests.helpers.live import live_server, reading_model, stroke_model  # noqa: E402, F401

@@ -17,7 +17,7 @@ from mnist_dvc.files import file_digest
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import load_mnist, scale_pixels
 from tests.conftest import REPO, git_commit, project_files, ran_stages, run
-from tests.photos import write_photos
+from tests.helpers.photos import write_photos
 
 pytestmark = pytest.mark.e2e
 

@@ -17,6 +17,7 @@ from mnist_dvc.errors import UserError
 from mnist_dvc.files import array_digest, file_digest, save_npz
 from stages import fetch
 from tests.conftest import REPO, run
+from tests.helpers.params import section
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -42,7 +43,7 @@ def pinned(monkeypatch, small_arrays):
 
 
 def config(**overrides) -> params.FetchParams:
-    return params.FetchParams(**({"sources": ("local",), "timeout_seconds": 2.0} | overrides))
+    return section("fetch", **({"local_path": None, "sources": ("local",), "timeout_seconds": 2.0} | overrides))
 
 
 # --- IDX --------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from mnist_dvc import errors, files, params
 from mnist_dvc.files import save_npz
 from mnist_dvc.mnist import scale_pixels
 from tests.conftest import REPO, SMALL_TRAIN, VENV_BIN, synthetic_mnist
+from tests.helpers.params import committed_params
 
 MEMORY_LIMIT = 1 << 30  # the stages that read data run in well under this; the bombs below need more
 OUTPUT_DIRS = ("data", "models", "reports")
@@ -43,7 +44,7 @@ def workspace(tmp_path) -> Path:
     """The stages and a params.yaml, with raw and prepared data, a model and reports already made."""
     (tmp_path / "stages").symlink_to(REPO / "stages")
     (tmp_path / "mnist_dvc").symlink_to(REPO / "mnist_dvc")
-    document = yaml.safe_load((REPO / "params.yaml").read_text())
+    document = committed_params()
     document["train"].update(SMALL_TRAIN)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     arrays = synthetic_mnist()

@@ -19,7 +19,8 @@ from mnist_dvc.errors import UserError
 from mnist_dvc.files import save_npz
 from stages import collect, evaluate_own, prepare_own
 from tests.conftest import REPO
-from tests.hand import sheet
+from tests.helpers.hand import sheet
+from tests.helpers.params import section
 
 
 def png(seed: int) -> bytes:
@@ -215,14 +216,15 @@ def test_with_the_param_off_the_training_share_stays_empty(in_project):
 
 
 def test_scoring_some_samples_writes_accuracy_recall_and_a_confusion_csv(in_project):
-    from mnist_dvc import network, params
+    from mnist_dvc import network
 
     frames = np.zeros((4, 28, 28), np.uint8)
     frames[:, 10:18, 12:16] = 255
     save_npz(prepare_own.HOLDOUT_SET, {"x": frames, "y": np.array([1, 1, 7, 7], np.uint8),
                                        "names": np.array([f"data/own/{d}/{i}.png" for i, d in enumerate("1177")])})
-    model = network.build_model(params.TrainParams(hidden_units=(4,)))
-    network.save_model(model, evaluate_own.MODEL)
+    model = network.build_model(section("train", hidden_units=(4,)))
+    evaluate_own.MODEL.parent.mkdir(parents=True, exist_ok=True)
+    network.write_model(model, evaluate_own.MODEL)
     evaluate_own.main()
     metrics = json.loads(evaluate_own.METRICS.read_text())
     assert metrics["samples"] == 4 and 0 <= metrics["accuracy"] <= 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git_commit, make_small_repo, ran_stages, run, set_param, synthetic_mnist
-from tests.hand import sheet
+from tests.helpers.hand import sheet
 
 pytestmark = pytest.mark.slow
 

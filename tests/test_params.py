@@ -11,6 +11,7 @@ import yaml
 from mnist_dvc import params
 from mnist_dvc.errors import UserError
 from tests.conftest import REPO, run
+from tests.helpers.params import committed_params
 
 
 def write_params(tmp_path: Path, document: dict) -> Path:
@@ -20,7 +21,7 @@ def write_params(tmp_path: Path, document: dict) -> Path:
 
 
 def repo_params() -> dict:
-    return yaml.safe_load((REPO / "params.yaml").read_text())
+    return committed_params()
 
 
 def test_the_committed_params_load_as_typed_sections():
@@ -104,6 +105,14 @@ def test_an_unknown_key_is_refused_and_the_allowed_keys_listed(tmp_path, section
     document[section][typo] = 3
     with pytest.raises(UserError, match=rf"unknown key {section}\.{typo}.*allowed keys"):
         params.load(section, write_params(tmp_path, document))
+
+
+@pytest.mark.parametrize("key", ["epochs", "learning_rate", "hidden_units"])
+def test_a_missing_key_is_an_error_that_names_it_not_a_silent_default(tmp_path, key):
+    document = repo_params()
+    del document["train"][key]
+    with pytest.raises(UserError, match=rf"train\.{key} is missing"):
+        params.load("train", write_params(tmp_path, document))
 
 
 def test_a_missing_section_is_named(tmp_path):

@@ -13,11 +13,11 @@ from PIL import Image
 
 from mnist_dvc.files import csv_text, save_npz
 from mnist_dvc.mnist import split_validation
-from mnist_dvc.params import PhotoBenchmarkParams
 from mnist_dvc.reading import Answer, DigitAnswer
 from mnist_dvc.render import CONDITIONS
 from stages import photo_benchmark as bench
 from tests.conftest import REPO, synthetic_mnist
+from tests.helpers.params import section
 
 PLAIN = {"pen": "felt", "ink": "black", "paper": "white", "light": "even", "blur": "sharp", "file": "png"}
 
@@ -95,7 +95,7 @@ def test_the_table_has_a_row_per_class():
 def test_the_plan_is_seeded_and_gives_each_photo_its_digits():
     images = np.arange(50, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
     labels = (np.arange(50) % 10).astype(np.uint8)
-    config = PhotoBenchmarkParams(single_digits=30, numbers=12, number_digits=(3, 5), seed=1)
+    config = section("photo_benchmark", single_digits=30, numbers=12, number_digits=(3, 5), seed=1)
     jobs = bench.plan(config, images, labels)
     assert [job.kind for job in jobs] == ["single"] * 30 + ["number"] * 12
     assert all(len(job.labels) == 1 for job in jobs[:30])
@@ -106,7 +106,7 @@ def test_the_plan_is_seeded_and_gives_each_photo_its_digits():
     assert len({job.seed for job in jobs}) == len(jobs)
     again = bench.plan(config, images, labels)
     assert [(job.name, job.labels, job.seed) for job in again] == [(job.name, job.labels, job.seed) for job in jobs]
-    other = bench.plan(PhotoBenchmarkParams(single_digits=30, numbers=12, seed=2), images, labels)
+    other = bench.plan(section("photo_benchmark", single_digits=30, numbers=12, seed=2), images, labels)
     assert [job.labels for job in other] != [job.labels for job in jobs]
 
 
@@ -118,7 +118,7 @@ def test_the_photos_show_test_digits_or_the_train_stages_validation_split(tmp_pa
     document["train"].update(validation_fraction=0.2, seed=5)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(document))
     monkeypatch.chdir(tmp_path)
-    images, labels = bench.benchmark_digits(PhotoBenchmarkParams(digits=digits))
+    images, labels = bench.benchmark_digits(section("photo_benchmark", digits=digits))
     if digits == "test":
         expected = np.arange(50)
         assert np.array_equal(images, arrays["x_test"]) and np.array_equal(labels, arrays["y_test"])

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO, run
-from tests.photos import photograph, write_photos
+from tests.helpers.params import section
+from tests.helpers.photos import photograph, write_photos
 
 
 def seven() -> np.ndarray:
@@ -27,10 +28,10 @@ def seven() -> np.ndarray:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """An (untrained) model of the project's shape, saved the project's way."""
-    from mnist_dvc import network, params
+    from mnist_dvc import network
 
     path = tmp_path_factory.mktemp("model") / "model.keras"
-    network.save_model(network.build_model(params.TrainParams(hidden_units=(8,))), path)
+    network.write_model(network.build_model(section("train", hidden_units=(8,))), path)
     return path
 
 

@@ -22,7 +22,7 @@ from mnist_dvc.files import file_digest
 from mnist_dvc.inference import load_model
 from mnist_dvc.photo import read_photo
 from mnist_dvc.reading import read_photos
-from tests.strokes import draw, png_bytes
+from tests.helpers.strokes import draw, png_bytes
 
 PREDICT_KEYS = {"path", "number", "digit", "probability", "runners_up", "digits"}
 DIGIT_KEYS = {"digit", "probability", "runners_up", "box", "line"}

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image, ImageFilter
 
 from tests.conftest import REPO
-from tests.live import running_server
-from tests.strokes import draw
+from tests.helpers.live import running_server
+from tests.helpers.strokes import draw
 
 pytestmark = pytest.mark.slow
 

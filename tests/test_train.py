@@ -12,10 +12,11 @@ from mnist_dvc.errors import UserError
 from mnist_dvc.files import file_digest
 from stages import train
 from tests.conftest import run
+from tests.helpers.params import section
 
 
 def train_params(**overrides) -> params.TrainParams:
-    return dataclasses.replace(params.TrainParams(), **overrides)
+    return section("train", **overrides)
 
 
 def test_the_default_network_is_784_128_128_10_with_ten_logits():
@@ -73,8 +74,8 @@ def test_a_model_saved_twice_gives_identical_bytes_and_loads_in_safe_mode(tmp_pa
     from mnist_dvc.inference import load_model
 
     model = network.build_model(train_params(hidden_units=(8,)))
-    network.save_model(model, tmp_path / "a.keras")
-    network.save_model(model, tmp_path / "b.keras")
+    network.write_model(model, tmp_path / "a.keras")
+    network.write_model(model, tmp_path / "b.keras")
     assert file_digest(tmp_path / "a.keras") == file_digest(tmp_path / "b.keras")
     loaded = load_model(tmp_path / "a.keras")
     x = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)

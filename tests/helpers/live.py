@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.strokes import train_stroke_model
+from tests.helpers.strokes import train_stroke_model
 
 READY = "ready: open "
 

@@ -8,7 +8,6 @@ number shown), not how well MNIST was learned; that is the end-to-end tests' job
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 from pathlib import Path
@@ -16,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_dvc import params
 from mnist_dvc.photo.frame import digit_frame
+from tests.helpers.params import section
 
 Stroke = list[tuple[float, float]]
 
@@ -108,9 +107,9 @@ def train_stroke_model(path: Path, per_digit: int = 120, seed: int = 0) -> Path:
 
     frames, labels = training_frames(per_digit, seed)
     keras.utils.set_random_seed(seed)
-    model = network.build_model(dataclasses.replace(params.TrainParams(), hidden_units=(64,), dropout=0.0))
+    model = network.build_model(section("train", hidden_units=(64,), dropout=0.0))
     model.compile(optimizer=keras.optimizers.Adam(0.003),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), steps_per_execution=32)
     model.fit(scale_pixels(frames), labels, epochs=25, batch_size=64, verbose=0)
-    network.save_model(model, path)
+    network.write_model(model, path)
     return path

@@ -5,7 +5,7 @@ a slashed 0, a 2 with a loop, a flat-topped 3, a closed 4 drawn in one stroke, a
 small loops, a 7 with a crossbar. Each digit is drawn with small random
 wobbles, so no two samples are the same. Used by the tests and to measure learning from own digits:
 
-    python -m tests.hand SHEET.jpg [--lines 2] [--seed 0]
+    python -m tests.helpers.hand SHEET.jpg [--lines 2] [--seed 0]
 
 writes a photo of LINES lines of 0123456789 in this hand.
 """
@@ -81,7 +81,7 @@ def sheet(lines: list[str], seed: int = 0, height: int = 70) -> Image.Image:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.hand", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.helpers.hand", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", type=Path)
     parser.add_argument("--lines", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
