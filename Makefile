@@ -35,14 +35,14 @@ clean-venv:
 
 # Speed and memory against the plain Keras way and the compute floor (needs `make repro` first).
 bench: setup
-	$(BIN)/python -m benchmarks.bench
+	$(BIN)/python -m mnist_dvc bench
 
 # Classify your own digit images: make predict IMAGES="photo.jpg some-folder/"
 predict: setup
-	$(BIN)/python -m stages.predict $(IMAGES)
+	$(BIN)/python -m mnist_dvc predict $(IMAGES)
 
 # The web app on the trained model: make serve [PORT=8765] [HOST=127.0.0.1]
 PORT ?= 8000
 HOST ?= 127.0.0.1
 serve: setup
-	$(BIN)/python -m mnist_dvc.server --host $(HOST) --port $(PORT)
+	$(BIN)/python -m mnist_dvc serve --host $(HOST) --port $(PORT)

@@ -1,6 +1,6 @@
 """Benchmark: the project's training and pipeline against the plain Keras way and the hardware.
 
-    make bench            (or: python -m benchmarks.bench [--plain-epochs N])
+    make bench            (or: python -m mnist_dvc bench [--plain-epochs N])
 
 Needs data/prepared/mnist.npz (run `dvc repro` first). Measures, in one run on this machine:
   1. steady-state seconds per epoch of stages.train with the default params, and with augmentation off;
@@ -11,9 +11,9 @@ Needs data/prepared/mnist.npz (run `dvc repro` first). Measures, in one run on t
   6. peak resident memory of each stage;
   7. reading photos: 1-megapixel phone photos (rendered as the photo benchmark renders them) read
      through the photo path and classified in one batch, after the model is loaded, in one process and
-     on every core; and one photo read cold from the command line (`python -m stages.predict`).
+     on every core; and one photo read cold from the command line (`python -m mnist_dvc predict`).
 
-    python -m benchmarks.bench --photos-only    (7 alone, in about a minute; needs models/model.keras)
+    python -m mnist_dvc bench --photos-only    (7 alone, in about a minute; needs models/model.keras)
 Prints a table and writes reports/benchmark.json. The test set is scored after each epoch here only to
 time the 98% mark; that time is not counted and nothing is chosen from it.
 """
@@ -253,7 +253,7 @@ def time_photo_reading(count: int = 200) -> dict:
             every = list(pool.map(found_in, paths, chunksize=4))
             read_photos(model, list(zip([path.name for path in paths], every, strict=True)))
             all_cores = time.perf_counter() - started
-        cold, _ = run_measured([sys.executable, "-m", "stages.predict", str(paths[1])], REPO)
+        cold, _ = run_measured([sys.executable, "-m", "mnist_dvc", "predict", str(paths[1])], REPO)
     return {"photos": count, "megapixels": round(PHOTO_SIZE[0] * PHOTO_SIZE[1] / 1e6, 2), "workers": workers,
             "photos_per_second_one_process": round(count / one_process, 1),
             "photos_per_second_all_cores": round(count / all_cores, 1),
@@ -266,7 +266,7 @@ def photo_table(photos: dict) -> str:
         f"| reading {photos['megapixels']}-MP photos, model loaded: one process | "
         f"{photos['photos_per_second_one_process']} photos/s |",
         f"| the same on {photos['workers']} cores | {photos['photos_per_second_all_cores']} photos/s |",
-        f"| one photo, cold: `python -m stages.predict photo.jpg` | {photos['cold_predict_one_photo_seconds']} s |",
+        f"| one photo, cold: `python -m mnist_dvc predict photo.jpg` | {photos['cold_predict_one_photo_seconds']} s |",
     ])
 
 
@@ -300,12 +300,12 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plain-epochs", type=int, default=15, help="epochs of the plain Keras run (default 15)")
     parser.add_argument("--skip-pipeline", action="store_true", help="time training only")
     parser.add_argument("--photos-only", action="store_true", help="time reading photos only")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.photos_only:
         photos = time_photo_reading()
         print(photo_table(photos))

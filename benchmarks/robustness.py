@@ -31,8 +31,9 @@ from mnist_dvc import params, photo, render
 from mnist_dvc.errors import run_main
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import IMAGE_SIZE, load_mnist, scale_pixels, split_validation
+from mnist_dvc.paths import MODEL, PREPARED_MNIST
 
-INPUT = Path("data/prepared/mnist.npz")
+INPUT = PREPARED_MNIST
 UPSCALE = 6  # MNIST's strokes (about 2.7 px) become about 16 px wide: room for a thin pen and a marker
 PEN_ANGLE = 12  # degrees, alternately clockwise and counter-clockwise
 
@@ -117,7 +118,7 @@ def direct_conditions(images: np.ndarray) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("models/model.keras"))
+    parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--count", type=int, default=2000, help="validation digits to redraw with other pens")
     args = parser.parse_args()
     config = params.load("train")

@@ -18,16 +18,16 @@ from scipy import ndimage
 from mnist_dvc.errors import UserError
 from mnist_dvc.files import bytes_digest, load_npz, write_bytes_atomic
 from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES, check_labels
+from mnist_dvc.paths import OWN
 from mnist_dvc.photo import IMAGE_SUFFIXES
 
-OWN = Path("data/own")
 DIGITS = tuple(str(digit) for digit in range(NUM_CLASSES))
 OWN_README = """\
 Your own handwritten digits.
 
 - data/own/<digit>/<name>.png (folders 0-9): labelled samples. `dvc repro` scores the model on a held-out
   share of them (reports/own_metrics.json) and, when params.yaml train.own_data_fraction > 0, trains on the rest.
-  Add them with `python -m stages.collect SHEET --labels 0123456789` or the web app's "this should be a" row.
+  Add them with `python -m mnist_dvc collect SHEET --labels 0123456789` or the web app's "this should be a" row.
 - data/own/<name>.png: unlabelled images, classified by the classify_own stage (reports/own_digits.csv).
 
 The folder is a DVC-tracked output (stage own_data): `dvc push` sends your samples, `dvc pull` brings them back.

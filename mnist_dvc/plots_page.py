@@ -7,7 +7,7 @@ wherever it is opened.
 
 The libraries are the npm packages pinned below, each checked against npm's published sha512 of the
 package and the sha256 of the file taken from it. The template is committed (a fresh clone needs
-neither network nor Node.js); `python -m mnist_dvc.plots_page` writes it again from the registry, and
+neither network nor Node.js); `python -m mnist_dvc plots` writes it again from the registry, and
 the tests check that every inlined script still has its pinned sha256.
 """
 
@@ -19,6 +19,7 @@ import tarfile
 from pathlib import Path
 from typing import NamedTuple
 
+from mnist_dvc.commands import Parser
 from mnist_dvc.downloads import SourceFailed, download
 from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import write_text_atomic
@@ -116,7 +117,8 @@ def download_source(script: Script) -> str:
     return data.decode("utf-8")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    Parser(prog="python -m mnist_dvc plots", description=__doc__.split("\n\n")[0]).parse_args(argv)
     template = render_template({script.package: download_source(script) for script in SCRIPTS})
     check_template(template)
     write_text_atomic(TEMPLATE, template)

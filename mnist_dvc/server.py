@@ -1,9 +1,9 @@
 """A local web app on the trained model: draw or photograph digits in the browser.
 
-    python -m mnist_dvc.server [--host 127.0.0.1] [--port 8000] [--model models/model.keras] [--own data/own]
+    python -m mnist_dvc serve [--host 127.0.0.1] [--port 8000] [--model models/model.keras] [--own data/own]
 
 The model is loaded once and kept; every image goes through the same photo → digits path as
-`python -m stages.predict` (mnist_dvc.photo, mnist_dvc.reading). Routes:
+`python -m mnist_dvc predict` (mnist_dvc.photo, mnist_dvc.reading). Routes:
 
 - GET /: the page (static files from web/, no script, style or font from anywhere else);
 - POST /api/predict, multipart field `image`: the JSON object `predict --json` prints, plus for each
@@ -50,10 +50,10 @@ from mnist_dvc.files import file_digest
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import IMAGE_SIZE
 from mnist_dvc.own import OWN, sample_counts, save_sample
+from mnist_dvc.paths import MODEL
 from mnist_dvc.photo import Photo, read_photo
 from mnist_dvc.reading import Answer, read_photos
 
-MODEL = Path("models/model.keras")
 WEB = Path(__file__).resolve().parents[1] / "web"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # 20 MB: a phone photo is a few MB
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # the image plus the form's own headers and boundaries
@@ -391,7 +391,7 @@ def address(sock: socket.socket) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m mnist_dvc.server", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mnist_dvc serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")

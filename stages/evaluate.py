@@ -28,9 +28,9 @@ from mnist_dvc.errors import run_main
 from mnist_dvc.files import atomic_paths, csv_text
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import NUM_CLASSES, load_mnist
+from mnist_dvc.paths import MODEL, PREPARED_MNIST
 
-DATA = Path("data/prepared/mnist.npz")
-MODEL = Path("models/model.keras")
+DATA = PREPARED_MNIST
 METRICS = Path("reports/metrics.json")
 PREDICTIONS = Path("reports/predictions.csv")
 PER_CLASS_CSV = Path("reports/per_class.csv")

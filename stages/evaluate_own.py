@@ -19,9 +19,9 @@ from mnist_dvc.files import write_text_atomic
 from mnist_dvc.inference import load_model, probabilities
 from mnist_dvc.mnist import scale_pixels
 from mnist_dvc.own import load_set
+from mnist_dvc.paths import MODEL, OWN_HOLDOUT_SET
 
-HOLDOUT_SET = Path("data/prepared/own_holdout.npz")
-MODEL = Path("models/model.keras")
+HOLDOUT_SET = OWN_HOLDOUT_SET
 METRICS = Path("reports/own_metrics.json")
 PREDICTIONS = Path("reports/own_predictions.csv")
 

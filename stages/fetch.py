@@ -30,8 +30,9 @@ from mnist_dvc.downloads import SourceFailed, download
 from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import MAX_ARRAY_BYTES, array_digest, bytes_digest, load_npz, os_reason, save_npz
 from mnist_dvc.mnist import MNIST_KEYS, check_shapes
+from mnist_dvc.paths import RAW_MNIST
 
-OUTPUT = Path("data/raw/mnist.npz")
+OUTPUT = RAW_MNIST
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"

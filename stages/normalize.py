@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from mnist_dvc.errors import run_main
 from mnist_dvc.files import save_npz
 from mnist_dvc.mnist import SPLITS, load_mnist, scale_pixels
+from mnist_dvc.paths import PREPARED_MNIST, RAW_MNIST
 
-INPUT = Path("data/raw/mnist.npz")
-OUTPUT = Path("data/prepared/mnist.npz")
+INPUT = RAW_MNIST
+OUTPUT = PREPARED_MNIST
 
 
 def normalize(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -43,12 +43,12 @@ from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import atomic_path, atomic_paths, csv_text, write_bytes_atomic
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import load_mnist, scale_pixels, split_validation
+from mnist_dvc.paths import MODEL, RAW_MNIST
 from mnist_dvc.photo import Found, read_photo
 from mnist_dvc.reading import Answer, read_photos
 from mnist_dvc.render import CONDITIONS, Conditions, Rendered, render_photo
 
-DATA = Path("data/raw/mnist.npz")
-MODEL = Path("models/model.keras")
+DATA = RAW_MNIST
 METRICS = Path("reports/photo_metrics.json")
 CONDITIONS_CSV = Path("reports/photo_conditions.csv")
 TABLE = Path("reports/photo_conditions.md")

@@ -20,10 +20,11 @@ from mnist_dvc import params
 from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import save_npz
 from mnist_dvc.own import OWN, empty_set, holdout_mask, labelled_samples
+from mnist_dvc.paths import OWN_HOLDOUT_SET, OWN_TRAIN_SET
 from mnist_dvc.photo import read_photo
 
-TRAIN_SET = Path("data/prepared/own_train.npz")
-HOLDOUT_SET = Path("data/prepared/own_holdout.npz")
+TRAIN_SET = OWN_TRAIN_SET
+HOLDOUT_SET = OWN_HOLDOUT_SET
 
 
 def read_samples(samples: list[tuple[Path, int]]) -> dict[str, np.ndarray]:

@@ -31,10 +31,9 @@ from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import atomic_paths
 from mnist_dvc.mnist import NUM_CLASSES, load_mnist, scale_pixels
 from mnist_dvc.own import load_set
+from mnist_dvc.paths import MODEL, OWN_TRAIN_SET, PREPARED_MNIST
 
-INPUT = Path("data/prepared/mnist.npz")
-OWN_TRAIN_SET = Path("data/prepared/own_train.npz")
-MODEL = Path("models/model.keras")
+INPUT = PREPARED_MNIST
 LIVE_DIR = Path("reports/train")
 # Validation accuracy below this is no better than guessing (1 in 10): the run learned nothing.
 CHANCE_LEVEL = 2 / NUM_CLASSES

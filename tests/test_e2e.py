@@ -88,7 +88,7 @@ def test_photographed_digits_are_classified_almost_as_well_as_the_originals(real
     model = load_model(real_repo / "models/model.keras")
     accuracy_28 = float((model.predict(scale_pixels(digits), verbose=0).argmax(axis=1) == labels).mean())
 
-    result = run(["python", "-m", "stages.predict", str(tmp_path / "photos"), "--json"], cwd=real_repo)
+    result = run(["python", "-m", "mnist_dvc", "predict", str(tmp_path / "photos"), "--json"], cwd=real_repo)
     predicted = [json.loads(line)["digit"] for line in result.stdout.splitlines()]
     accuracy_photos = float((np.array(predicted) == labels).mean())
     assert accuracy_photos >= 0.95 * accuracy_28, (accuracy_photos, accuracy_28)

@@ -15,9 +15,10 @@ import yaml
 from PIL import Image
 
 from mnist_dvc import own
+from mnist_dvc.commands import collect
 from mnist_dvc.errors import UserError
 from mnist_dvc.files import save_npz
-from stages import collect, evaluate_own, prepare_own
+from stages import evaluate_own, prepare_own
 from tests.conftest import REPO
 from tests.helpers.hand import sheet
 from tests.helpers.params import section
@@ -174,7 +175,7 @@ def test_a_dry_run_saves_nothing(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [["x.png", "--labels", "12a"], ["x.png", "--labels", "12", "--repeat", "0"],
                                   ["missing.png", "--labels", "12"]])
 def test_command_line_mistakes_are_one_error_line(tmp_path, argv):
-    result = subprocess.run([sys.executable, "-m", "stages.collect", *argv], cwd=REPO, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "mnist_dvc", "collect", *argv], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1

@@ -22,7 +22,7 @@ def dvc(repo: Path, *args: str):
 
 def collect(repo: Path, lines: int, seed: int) -> None:
     sheet(["0123456789"] * lines, seed).save(repo.parent / f"sheet-{seed}.jpg", quality=90)
-    run(["python", "-m", "stages.collect", str(repo.parent / f"sheet-{seed}.jpg"), "--labels", "0123456789",
+    run(["python", "-m", "mnist_dvc", "collect", str(repo.parent / f"sheet-{seed}.jpg"), "--labels", "0123456789",
          "--repeat", str(lines)], cwd=repo)
 
 

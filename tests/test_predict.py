@@ -41,7 +41,7 @@ def test_bad_files_are_reported_and_the_good_ones_still_classified(tmp_path, tin
     write_photos(np.stack([seven(), seven()]), tmp_path / "photos")
     (tmp_path / "photos" / "notes.png").write_text("not an image")
     Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
-    result = run(["python", "-m", "stages.predict", "photos", "blank.png", "missing.jpg", "--json",
+    result = run(["python", "-m", "mnist_dvc", "predict", "photos", "blank.png", "missing.jpg", "--json",
                   "--model", str(tiny_model), "--show-input", "seen"], cwd=tmp_path, check=False)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -61,7 +61,7 @@ def test_a_missing_model_is_one_line_and_a_non_zero_exit(tmp_path):
     (tmp_path / "stages").symlink_to(REPO / "stages")
     (tmp_path / "mnist_dvc").symlink_to(REPO / "mnist_dvc")
     photograph(seven(), np.random.default_rng(3)).save(tmp_path / "seven.png")
-    result = run(["python", "-m", "stages.predict", "seven.png", "--model", "nowhere.keras"],
+    result = run(["python", "-m", "mnist_dvc", "predict", "seven.png", "--model", "nowhere.keras"],
                  cwd=tmp_path, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: nowhere.keras: model file not found; run `dvc repro` to train it"
@@ -78,7 +78,7 @@ def command(tmp_path, *args: str):
     for package in ("stages", "mnist_dvc"):
         if not (tmp_path / package).exists():
             (tmp_path / package).symlink_to(REPO / package)
-    return run(["python", "-m", "stages.predict", *args], cwd=tmp_path, check=False)
+    return run(["python", "-m", "mnist_dvc", "predict", *args], cwd=tmp_path, check=False)
 
 
 def number_photo(path) -> None:

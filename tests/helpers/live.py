@@ -1,4 +1,4 @@
-"""The web app as a user runs it: `python -m mnist_dvc.server` on a free port of 127.0.0.1, with a model
+"""The web app as a user runs it: `python -m mnist_dvc serve` on a free port of 127.0.0.1, with a model
 that reads drawn digits (the trained one when the pipeline has run, else one trained on drawings)."""
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ def wait_for_address(process: subprocess.Popen, timeout: float) -> str:
 
 @contextlib.contextmanager
 def running_server(model: Path, log: Path) -> Iterator[str]:
-    """`python -m mnist_dvc.server` on a free port with `model`, keeping labelled drawings in a folder
+    """`python -m mnist_dvc serve` on a free port with `model`, keeping labelled drawings in a folder
     `own` beside the log (never the project's data/own): its address while the block runs."""
     shown = model.relative_to(REPO) if model.is_relative_to(REPO) else model  # as `make serve` shows it
     with open(log, "w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mnist_dvc.server", "--port", "0", "--model", str(shown),
+            [sys.executable, "-m", "mnist_dvc", "serve", "--port", "0", "--model", str(shown),
              "--own", str(log.parent / "own")],
             cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:

@@ -1,6 +1,6 @@
 """Read handwritten digits and numbers in photos or scans with models/model.keras.
 
-    python -m stages.predict PATH... [--json] [--show-input DIR] [--csv FILE] [--model FILE] [--runners-up N]
+    python -m mnist_dvc predict PATH... [--json] [--show-input DIR] [--csv FILE] [--model FILE] [--runners-up N]
 
 Each PATH is an image file (PNG, JPEG, BMP, GIF, TIFF, WebP) or a folder of them. Every digit in a
 photo is found and turned into an MNIST-style image by mnist_dvc.photo (upright, uneven light removed,
@@ -13,26 +13,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 from PIL import Image
 
-from mnist_dvc.errors import UserError
+from mnist_dvc.commands import Parser
+from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import atomic_path, csv_text, write_text_atomic
 from mnist_dvc.inference import load_model
+from mnist_dvc.paths import MODEL
 from mnist_dvc.photo import IMAGE_SUFFIXES, Photo, draw_boxes, read_photo
 from mnist_dvc.reading import Answer, read_photos
 
-MODEL = Path("models/model.keras")
 CSV_COLUMNS = ("path", "number", "digit", "probability")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one `error:` line and exit status 1, like every other mistake."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(1)
 
 
 def runners_up_count(text: str) -> int:
@@ -42,7 +34,7 @@ def runners_up_count(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = Parser(prog="python -m stages.predict", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m mnist_dvc predict", description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     parser.add_argument("--model", type=Path, default=MODEL, help=f"the trained model (default {MODEL})")
     parser.add_argument("--json", action="store_true", help="print one JSON object per image")
@@ -151,21 +143,11 @@ def predict(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return predict(args)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # a full disk or a read-only folder while writing the outputs
-        print(f"error: {error.filename or ''}: cannot write ({error.strerror or type(error).__name__})",
-              file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: files already written are complete; nothing else was written", file=sys.stderr)
-        return 130
+def main(argv: list[str] | None = None) -> None:
+    status = predict(parse_args(argv))
+    if status:
+        raise SystemExit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -1,6 +1,6 @@
 """Cut a photographed sheet of handwritten digits into labelled samples in data/own/<digit>/.
 
-    python -m stages.collect SHEET --labels 0123456789 [--repeat N] [--into data/own] [--dry-run]
+    python -m mnist_dvc collect SHEET --labels 0123456789 [--repeat N] [--into data/own] [--dry-run]
 
 Write the label string on paper once per line (e.g. 0123456789, five lines for --repeat 5), photograph
 the sheet and run this. The digits are found by the same photo → digits path as predict; every line
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnist_dvc.commands import Parser
 from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.own import OWN, save_sample
 from mnist_dvc.photo import Digit, Photo, read_photo
-from stages.predict import Parser
 
 MARGIN = 0.25  # paper added around a digit's box, as a share of its longer side
 
@@ -41,12 +41,12 @@ def line_count(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = Parser(prog="python -m stages.collect", description=__doc__.split("\n\n")[0],
+    parser = Parser(prog="python -m mnist_dvc collect", description=__doc__.split("\n\n")[0],
                     epilog="Every line of the sheet must hold exactly the digits of --labels, else nothing is "
                            "saved. Each digit is saved as a PNG crop named by the sha256 of its bytes, so "
                            "collecting a sheet twice saves nothing new; then run `dvc repro`. Example: write "
                            "0123456789 five times, photograph it, then "
-                           "`python -m stages.collect sheet.jpg --labels 0123456789 --repeat 5`.")
+                           "`python -m mnist_dvc collect sheet.jpg --labels 0123456789 --repeat 5`.")
     parser.add_argument("sheet", type=Path, metavar="SHEET", help="a photo or scan of the written sheet")
     parser.add_argument("--labels", type=label_string, required=True,
                         help="the digits written on each line, left to right (e.g. 0123456789)")
