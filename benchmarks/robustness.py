@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mnist_dvc import params, photo, render
+from mnist_dvc import inference, params, photo, render
 from mnist_dvc.errors import run_main
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import IMAGE_SIZE, load_mnist, scale_pixels, split_validation
@@ -128,7 +128,7 @@ def main() -> None:
     model = load_model(args.model)
 
     def accuracy(frames: np.ndarray, truth: np.ndarray) -> float:
-        return round(float((model.predict(frames, batch_size=2048, verbose=0).argmax(axis=1) == truth).mean()), 4)
+        return round(float((inference.probabilities(model, frames).argmax(axis=1) == truth).mean()), 4)
 
     results = {"validation": accuracy(images, labels)}
     results |= {name: accuracy(frames, labels) for name, frames in direct_conditions(images).items()}

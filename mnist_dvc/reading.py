@@ -131,12 +131,6 @@ def classify_candidates(model, photos: list[Found]) -> list[np.ndarray]:
     return [probabilities[start:stop] for start, stop in itertools.pairwise(bounds)]
 
 
-def choose_digits(model, photos: list[Found]) -> list[list[Digit]]:
-    """Each photo's digits, with the joins the model prefers made (chosen_indices)."""
-    return [[candidates(found)[index] for index in chosen_indices(found, rows)]
-            for found, rows in zip(photos, classify_candidates(model, photos), strict=True)]
-
-
 def read_photos(model, photos: list[tuple[str, Found]], runners_up: int = 2) -> list[Answer]:
     """Read the digits found in every photo, (name, found) each: every candidate classified in one
     batch, the joins chosen (chosen_indices), one answer per photo."""

@@ -47,8 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import file_digest
-from mnist_dvc.inference import load_model
-from mnist_dvc.mnist import IMAGE_SIZE
+from mnist_dvc.inference import Network, load_model
 from mnist_dvc.own import OWN, sample_counts, save_sample
 from mnist_dvc.paths import MODEL
 from mnist_dvc.photo import Photo, read_photo
@@ -80,7 +79,7 @@ class ApiError(Exception):
 
 @dataclass
 class LoadedModel:
-    model: object | None
+    model: Network | None
     md5: str | None
     error: str | None
     tried: tuple[int, int] | None = None  # the model file's (mtime, size) when it failed to load
@@ -94,26 +93,6 @@ def file_version(path: Path) -> tuple[int, int] | None:
     return status.st_mtime_ns, status.st_size
 
 
-class TracedModel:
-    """A loaded Keras model whose calls run one traced TensorFlow function: the same numbers, for about
-    0.5 ms of CPU a call instead of the 2-3 ms of Keras' eager call, which counts when every request
-    waits for the model in turn. Larger batches still go through Keras' predict()."""
-
-    def __init__(self, model):
-        import tensorflow as tf
-
-        self.model = model
-        spec = tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE], tf.float32)
-        self.forward = tf.function(lambda images: model(images, training=False), input_signature=[spec])
-        self.forward(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32))  # traced now, not on the first request
-
-    def __call__(self, images: np.ndarray, training: bool = False):
-        return self.forward(images)
-
-    def predict(self, *args, **kwargs):
-        return self.model.predict(*args, **kwargs)
-
-
 def try_load(path: Path) -> LoadedModel:
     """The model at `path`, or why there is none (missing, damaged)."""
     version = file_version(path)
@@ -121,23 +100,21 @@ def try_load(path: Path) -> LoadedModel:
         model = load_model(path)
     except UserError as error:
         return LoadedModel(None, None, str(error), version)
-    return LoadedModel(TracedModel(model), file_digest(path, "md5"), None)
+    return LoadedModel(model, file_digest(path, "md5"), None)
 
 
 class Reader:
     """Reads digits in uploaded images with one model, loaded once.
 
-    Photos are read by WORKERS threads at once; the model is called by one thread at a time (a Keras
-    model is not meant to be called from several threads together, and a call takes under a
-    millisecond). When the model file is missing at start, or damaged, it is loaded when it appears or
-    changes (after `make repro`), with no restart; loading runs on the worker threads, never on the
-    thread that serves every request.
+    Photos are read by WORKERS threads at once, each calling the model itself (its weights are read-only
+    NumPy arrays, mnist_dvc.inference, so calls need no lock). When the model file is missing at start,
+    or damaged, it is loaded when it appears or changes (after `make repro`), with no restart; loading
+    runs on the worker threads, never on the thread that serves every request.
     """
 
     def __init__(self, model_path: Path):
         self.model_path = model_path
         self.loaded = try_load(model_path)
-        self.model_lock = threading.Lock()
         self.load_lock = threading.Lock()
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="reader")
 
@@ -179,9 +156,8 @@ class Reader:
             photo = read_photo(data, name)
         except UserError as error:
             raise ApiError(422, str(error)) from None
-        with self.model_lock:
-            # All nine runners-up, for the page's bars; answer_json cuts them back to predict's.
-            answer = read_photos(model, [(name, photo.found)], runners_up=9)[0]
+        # All nine runners-up, for the page's bars; answer_json cuts them back to predict's.
+        answer = read_photos(model, [(name, photo.found)], runners_up=9)[0]
         return answer_json(answer, photo)
 
 
@@ -406,7 +382,6 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     sock = listen(args.host, args.port)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app = create_app(args.model, own=args.own)
     status = app.state.reader.health()
     if status["model_loaded"]:

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_dvc import inference
 from mnist_dvc.files import file_digest
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import load_mnist, scale_pixels
 from tests.conftest import REPO, git_commit, project_files, ran_stages, run
+from tests.helpers.keras_reference import keras_probabilities
 from tests.helpers.photos import write_photos
 
 pytestmark = pytest.mark.e2e
@@ -86,9 +88,20 @@ def test_photographed_digits_are_classified_almost_as_well_as_the_originals(real
     digits, labels = raw["x_test"][:count], raw["y_test"][:count]
     write_photos(digits, tmp_path / "photos", seed=1)
     model = load_model(real_repo / "models/model.keras")
-    accuracy_28 = float((model.predict(scale_pixels(digits), verbose=0).argmax(axis=1) == labels).mean())
+    accuracy_28 = float((inference.probabilities(model, scale_pixels(digits)).argmax(axis=1) == labels).mean())
 
     result = run(["python", "-m", "mnist_dvc", "predict", str(tmp_path / "photos"), "--json"], cwd=real_repo)
     predicted = [json.loads(line)["digit"] for line in result.stdout.splitlines()]
     accuracy_photos = float((np.array(predicted) == labels).mean())
     assert accuracy_photos >= 0.95 * accuracy_28, (accuracy_photos, accuracy_28)
+
+
+def test_the_tensorflow_free_reader_gives_keras_answers_on_every_test_digit(real_repo):
+    model_path = real_repo / "models" / "model.keras"
+    images = load_mnist(real_repo / "data" / "prepared" / "mnist.npz", normalized=True, splits=("test",))["x_test"]
+    expected = keras_probabilities(model_path, images)
+    actual = inference.probabilities(inference.load_model(model_path), images)
+    differing = np.flatnonzero(actual.argmax(axis=1) != expected.argmax(axis=1))
+    assert not differing.size, f"another best digit for test images {differing[:20].tolist()}"
+    worst = np.abs(actual - expected).max()
+    assert worst <= 1e-5, f"probabilities differ by up to {worst:.2e}"

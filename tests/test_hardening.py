@@ -329,8 +329,8 @@ MODEL_CASES = {
     "5 outputs": "gives outputs of shape (5,), expected 10",
     "32x32 inputs": "takes inputs of shape (32, 32), expected (28, 28)",
     "flat inputs": "takes inputs of shape (784,), expected (28, 28)",
-    "two outputs": "gives outputs of shape 2 tensors",
-    "unsafe Lambda layer": "cannot load the model (ValueError: Requested the deserialization of a `Lambda` layer",
+    "two outputs": "this reader knows only Sequential models",
+    "unsafe Lambda layer": "has a Lambda layer, which this reader does not know",
     "NaN weights": "the model's outputs are not finite numbers (NaN or infinity): its training diverged",
 }
 

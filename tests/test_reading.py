@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from mnist_dvc import inference
 from mnist_dvc.photo import Digit, Found, Join
-from mnist_dvc.reading import choose_digits, read_photos
+from mnist_dvc.reading import candidates, chosen_indices, classify_candidates, read_photos
 
 
 class Model:
@@ -14,6 +16,19 @@ class Model:
     def __call__(self, images, training=False):
         pixels = np.round(np.asarray(images)[:, 0, :2] * 255)
         return np.eye(10)[pixels[:, 0].astype(int) % 10] * pixels[:, 1:2] / 10
+
+
+@pytest.fixture(autouse=True)
+def model_reads_the_first_pixels(monkeypatch):
+    """The reader's probabilities come from Model instead of a trained network."""
+    monkeypatch.setattr(inference, "probabilities",
+                        lambda model, images: inference.softmax(np.asarray(model(images), dtype=np.float64)))
+
+
+def choose_digits(model: Model, photos: list[Found]) -> list[list[Digit]]:
+    """Each photo's digits with the joins the model prefers made."""
+    return [[candidates(found)[index] for index in chosen_indices(found, rows)]
+            for found, rows in zip(photos, classify_candidates(model, photos), strict=True)]
 
 
 def digit(value: int, logit: float, left: int = 0) -> Digit:

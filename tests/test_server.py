@@ -199,12 +199,6 @@ def test_the_address_printed_is_the_one_listened_on():
         assert server.address(sock) == f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def test_the_traced_model_gives_the_models_own_numbers(stroke_model):
-    model = load_model(stroke_model)
-    images = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
-    np.testing.assert_array_equal(np.asarray(server.TracedModel(model)(images)), np.asarray(model(images)))
-
-
 # --- "this should be a …": labelled samples ---------------------------------------------------------
 
 @pytest.fixture
