@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Stage commands in dvc.yaml call `python`: put the environment's first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-fast lint bench predict serve clean-venv
+.PHONY: setup setup-s3 repro test test-all test-fast lint bench predict serve report clean-venv
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,17 @@ lint: setup
 
 # One worker per core, each taking whole test files (a file's shared fixtures are built once).
 test: lint
+	$(BIN)/python -m pytest -n auto --dist loadfile
+
+# S3 remote storage for DVC (dvc-s3) and the rclone S3 server that tests/test_share.py runs on 127.0.0.1.
+setup-s3: $(VENV)/.installed-s3
+
+$(VENV)/.installed-s3: requirements-s3.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-s3.txt
+	touch $@
+
+# Every test, the S3 round trip included (CI): the same run as `make test` with the S3 extras installed.
+test-all: lint setup-s3
 	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # The tests that need no network and finish fastest.
@@ -46,3 +57,9 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 serve: setup
 	$(BIN)/python -m mnist_dvc.server --host $(HOST) --port $(PORT)
+
+# What a change moves, as Markdown for a pull request: make report [EXP=name] [OUT=reports/review.md]
+# compares the workspace (or the experiment EXP) with the last commit; the plots go beside it in reports/review/.
+OUT ?= reports/review.md
+report: setup
+	$(BIN)/python -m mnist_dvc.report --output $(OUT) $(if $(EXP),--exp $(EXP))
