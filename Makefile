@@ -1,12 +1,12 @@
-# `make repro` runs the pipeline, `make test` lints and runs the tests; both create the virtual
-# environment and install the pinned requirements first when needed.
+# `make repro` runs the pipeline; `make test` lints and runs the everyday tests, `make test-all` every
+# test (what CI runs). Each creates the virtual environment and installs the pinned requirements first.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # Stage commands in dvc.yaml call `python`: put the environment's first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup repro test test-fast lint bench predict serve clean-venv
+.PHONY: setup setup-s3 repro test test-all lint bench predict serve report clean-venv
 
 setup: $(VENV)/.installed
 
@@ -22,13 +22,21 @@ repro: setup
 lint: setup
 	$(BIN)/ruff check .
 
-# One worker per core, each taking whole test files (a file's shared fixtures are built once).
+# The everyday suite: no network, nothing slow. One worker per core, each taking whole test files (a
+# file's shared fixtures are built once).
 test: lint
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not e2e and not slow"
 
-# The tests that need no network and finish fastest.
-test-fast: setup
-	$(BIN)/python -m pytest -m "not e2e and not slow"
+# S3 remote storage for DVC (dvc-s3) and the rclone S3 server that tests/test_share.py runs on 127.0.0.1.
+setup-s3: $(VENV)/.installed-s3
+
+$(VENV)/.installed-s3: requirements-s3.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-s3.txt
+	touch $@
+
+# Every test: the real pipeline on small data, the real MNIST end to end, the browser, the S3 round trip.
+test-all: lint setup-s3
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 clean-venv:
 	rm -rf $(VENV)
@@ -46,3 +54,9 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 serve: setup
 	$(BIN)/python -m mnist_dvc serve --host $(HOST) --port $(PORT)
+
+# What a change moves, as Markdown for a pull request: make report [EXP=name] [OUT=reports/review.md]
+# compares the workspace (or the experiment EXP) with the last commit; the plots go beside it in reports/review/.
+OUT ?= reports/review.md
+report: setup
+	$(BIN)/python -m mnist_dvc report --output $(OUT) $(if $(EXP),--exp $(EXP))

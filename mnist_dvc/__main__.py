@@ -5,6 +5,7 @@
     python -m mnist_dvc serve                   the web app: draw or photograph digits in the browser
     python -m mnist_dvc plots                   rebuild the offline template of `dvc plots show`
     python -m mnist_dvc bench                   speed and memory of training and reading (`make bench`)
+    python -m mnist_dvc report [--exp NAME]     what a change moved, as Markdown for review (`make report`)
 
 `python -m mnist_dvc COMMAND --help` tells each one's options. The pipeline's stages are run by
 `dvc repro`, not from here.
@@ -23,6 +24,7 @@ COMMANDS = {
     "serve": "mnist_dvc.server",
     "plots": "mnist_dvc.plots_page",
     "bench": "benchmarks.bench",
+    "report": "mnist_dvc.report",
 }
 
 
