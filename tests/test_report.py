@@ -79,7 +79,8 @@ def linked_files(report: str, folder: Path) -> list[Path]:
 @pytest.mark.slow
 def test_report_on_an_experiment_lists_the_param_the_accuracy_delta_and_the_plots(experimented, tmp_path):
     output = tmp_path / "pr" / "review.md"
-    result = run(["python", "-m", "mnist_dvc", "report", "--exp", EXPERIMENT, "--output", str(output)], cwd=experimented)
+    result = run(["python", "-m", "mnist_dvc", "report", "--exp", EXPERIMENT,
+                  "--output", str(output)], cwd=experimented)
     assert "wrote" in result.stdout
     report = output.read_text()
     assert report.startswith(f"# Review: {EXPERIMENT} against HEAD")
