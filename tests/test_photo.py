@@ -488,3 +488,35 @@ def test_boxes_are_drawn_on_the_photo():
     picture = np.asarray(photo.draw.draw_boxes(found, [(found.digits[0].box, "7")]))
     left, top, _, _ = found.digits[0].box
     assert tuple(picture[top + 20, left]) == (220, 30, 30)
+
+
+# --- printed lines ------------------------------------------------------------------------------------
+
+def ruled_ink(tilt: float = 0.02, pitch: int = 40, strength: float = 0.3) -> np.ndarray:
+    """An ink image (0 = paper) of ruled lines slightly askew, `pitch` px apart, each 3 px wide with soft
+    edges as a camera sees a printed line."""
+    rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
+    ink = np.zeros((300, 400), np.float32)
+    for start in range(20, 300, pitch):
+        ink = np.maximum(ink, strength * np.clip(2 - np.abs(rows - (start + tilt * cols)), 0, 1))
+    return ink
+
+
+def test_ruled_lines_are_taken_out_and_a_stroke_across_them_keeps_its_strength():
+    ink = ruled_ink()
+    ink[50:200, 200:206] = np.maximum(ink[50:200, 200:206], 0.8)  # a 1 written across three lines
+    clean = photo.rules.remove_printed_lines(ink)
+    paper = np.ones_like(ink, bool)
+    paper[:, 190:216] = False
+    assert np.abs(clean[paper]).max() < 0.1  # the lines are gone away from the stroke
+    assert clean[50:200, 201:205].min() > 0.45  # the stroke, where it crosses a line too, is still ink
+
+
+def test_one_long_stroke_alone_is_writing_not_a_printed_line():
+    ink = np.zeros((300, 400), np.float32)
+    ink[150:155, 40:360] = 0.8  # a long dash: no parallel neighbour, so no ruling
+    np.testing.assert_array_equal(photo.rules.remove_printed_lines(ink), ink)
+
+
+def test_a_blank_ruled_page_has_no_ink_left():
+    assert not photo.ink.ink_mask(photo.rules.remove_printed_lines(ruled_ink())).any()

@@ -14,6 +14,7 @@ from mnist_dvc.photo.frame import digit_frame
 from mnist_dvc.photo.ink import ink_mask
 from mnist_dvc.photo.light import ink_image
 from mnist_dvc.photo.load import file_bytes, load_image
+from mnist_dvc.photo.rules import remove_printed_lines
 from mnist_dvc.photo.segment import join_candidates, segment
 from mnist_dvc.photo.types import Box, Digit, Found, Join, Photo, Piece
 
@@ -44,7 +45,8 @@ def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0,
     kept inside `size` (its width and height), which the rounding of a very narrow image can miss.
     """
     size = size or (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
-    mask = ink_mask(*ink_image(rgb))
+    ink, magnification = ink_image(rgb)
+    mask = ink_mask(remove_printed_lines(ink), magnification)
     found = segment(mask) if mask.any() else []
     if not found:
         raise UserError(f"{name}: no ink found (blank or uniform image)")

@@ -1,0 +1,159 @@
+"""Step 3b, printed lines: the ruled or squared paper's lines found and taken out of the ink image, so
+that what is left is the writing, and the strokes that cross a line keep what they add to it.
+
+A printed line is straight in the photo (a camera's perspective keeps lines straight), long (it crosses
+much of the page), thin, and one of several parallel ones. The Hough transform finds the long straight
+lines of faint-or-stronger ink; those that come with a parallel neighbour and have paper on both sides
+are the paper's. Each is then measured where it runs: at every distance from its centre, a running
+median along it (wider than any stroke that crosses it) is the line's own strength there, and only that
+is subtracted, so a pen stroke across the line stands out from it as much as from bare paper.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from mnist_dvc.photo.ink import spread
+
+# A printed line crosses at least this share of the photo's width (or height, for the vertical ones).
+MIN_LENGTH = 0.4
+# Lines this close to horizontal or vertical, in degrees, are candidates: a photo taken slightly askew.
+MAX_TILT = 12.0
+HALF_WIDTH = 3  # pixels either side of a line's centre taken out with it
+# The running median along a line spans this share of the photo's side: longer than any stroke across it.
+MEDIAN_SPAN = 0.08
+# Where a stroke runs along a line (a 4's bar, a 2's base on the line), the running median is the stroke's:
+# the line's strength is never taken as more than this many times its median along the whole line.
+MAX_LOCAL = 1.5
+# A line must have paper beside it: its strength this many pixels out is under this share of its own.
+SIDE_OFFSET = HALF_WIDTH + 3
+SIDE_SHARE = 0.5
+
+
+class Line(NamedTuple):
+    """A straight line: row = slope * column + intercept when `horizontal`, else column = slope * row + intercept."""
+
+    horizontal: bool
+    slope: float
+    intercept: float
+
+
+def hough_lines(mask: np.ndarray, horizontal: bool) -> list[Line]:
+    """Long straight lines through `mask` within MAX_TILT of horizontal (or vertical), strongest first."""
+    height, width = mask.shape
+    votes = max(20, round(MIN_LENGTH * (width if horizontal else height)))
+    tilt = math.radians(MAX_TILT)
+    ranges = [(math.pi / 2 - tilt, math.pi / 2 + tilt)] if horizontal else [(0.0, tilt), (math.pi - tilt, math.pi)]
+    lines = []
+    for low, high in ranges:
+        found = cv2.HoughLines(mask, 1, math.pi / 720, votes, min_theta=low, max_theta=high)
+        for rho, theta in ([] if found is None else found[:, 0]):
+            cos, sin = math.cos(theta), math.sin(theta)
+            if horizontal:  # x cos + y sin = rho
+                lines.append(Line(True, -cos / sin, rho / sin))
+            else:
+                lines.append(Line(False, -sin / cos, rho / cos))
+    return lines
+
+
+def refined(line: Line, ink: np.ndarray) -> Line:
+    """The line fitted to its ink near the Hough transform's estimate, which is only as exact as its grid
+    of angles: a straight fit to each column's (row's) centre of ink, twice, the second time without the
+    points far off the first fit (where strokes cross it)."""
+    image = ink if line.horizontal else ink.T
+    positions = np.arange(image.shape[1])
+    centre = line.slope * positions + line.intercept
+    offsets = np.arange(-2 * HALF_WIDTH, 2 * HALF_WIDTH + 1)
+    rows = np.clip(np.round(centre[None, :] + offsets[:, None]).astype(int), 0, image.shape[0] - 1)
+    weights = np.maximum(image[rows, positions[None, :]], 0) + 1e-6
+    best = (rows * weights).sum(axis=0) / weights.sum(axis=0)  # each column's centre of the line's ink
+    slope, intercept = np.polyfit(positions, best, 1)
+    close = np.abs(best - (slope * positions + intercept)) <= 1
+    if close.sum() >= 2:
+        slope, intercept = np.polyfit(positions[close], best[close], 1)
+    return Line(line.horizontal, float(slope), float(intercept))
+
+
+def candidate_lines(mask: np.ndarray, ink: np.ndarray) -> list[Line]:
+    """The printed lines' candidates: long straight lines through `mask`, nearly horizontal or vertical,
+    each fitted to the ink, one per line (near-duplicates dropped), in families of two or more."""
+    found: list[Line] = []
+    for horizontal in (True, False):
+        family: list[Line] = []
+        length = mask.shape[1] if horizontal else mask.shape[0]
+        for line in hough_lines(mask.astype(np.uint8), horizontal):
+            line = refined(line, ink)
+            middle = line.slope * length / 2 + line.intercept
+            if all(abs(middle - (other.slope * length / 2 + other.intercept)) > 2 * HALF_WIDTH for other in family):
+                family.append(line)
+        if len(family) >= 2:  # ruling comes in parallel lines; one long stroke alone is writing
+            found += family
+    return found
+
+
+def band(line: Line, shape: tuple[int, int], reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels within `reach` of the line: their rows, columns, signed distance across the line (in
+    pixels, fractional) and position along it."""
+    length, across = (shape[1], shape[0]) if line.horizontal else (shape[0], shape[1])
+    along = np.arange(length)
+    centre = line.slope * along + line.intercept
+    offsets = np.arange(-reach, reach + 1)
+    crossing = np.round(centre[None, :] + offsets[:, None]).astype(int)
+    distance = crossing - centre[None, :]
+    along = np.broadcast_to(along[None, :], crossing.shape)
+    inside = (crossing >= 0) & (crossing < across)
+    rows, cols = (crossing, along) if line.horizontal else (along, crossing)
+    return rows[inside], cols[inside], distance[inside], along[inside]
+
+
+def line_strength(ink: np.ndarray, line: Line, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The line's own strength at each pixel of its band (rows, columns, strength), or None when it has
+    no paper beside it (the edge of a dark area, not a printed line).
+
+    Its profile across (by quarter pixels) is the median along the whole line, which strokes crossing it
+    hardly move; how dark it runs at each point (it fades, a pencil's varies) is a running median of its
+    core, never taken as more than MAX_LOCAL times the whole line's (a stroke running along the line).
+    """
+    rows, cols, distance, along = band(line, ink.shape, SIDE_OFFSET)
+    if rows.size == 0:
+        return None
+    values = ink[rows, cols]
+    bins = np.round(distance * 4).astype(int)
+    labels, index = np.unique(bins, return_inverse=True)
+    profile = np.array([np.median(values[index == k]) for k in range(labels.size)], np.float32)
+    core = np.abs(distance) <= 1
+    core_level = float(np.median(values[core]))
+    sides = [values[distance <= 1 - SIDE_OFFSET], values[distance >= SIDE_OFFSET - 1]]
+    side_level = max((float(np.median(side)) for side in sides if side.size), default=0.0)
+    if core_level <= 0 or side_level > SIDE_SHARE * core_level:
+        return None
+    order = np.argsort(along[core], kind="stable")
+    running = ndimage.median_filter(values[core][order], size=span, mode="nearest")
+    level = np.interp(along, along[core][order], running) / core_level
+    strength = np.maximum(profile[index], 0) * np.clip(level, 0, MAX_LOCAL)
+    kept = np.abs(distance) <= HALF_WIDTH
+    return rows[kept], cols[kept], strength[kept].astype(np.float32)
+
+
+def remove_printed_lines(ink: np.ndarray) -> np.ndarray:
+    """The ink image (0 = paper) with the paper's ruled or squared lines subtracted; unchanged when
+    there are none."""
+    smooth = cv2.blur(ink, (3, 3), borderType=cv2.BORDER_REFLECT)
+    noise = max(spread(smooth[::4, ::4]), 0.006)
+    mask = smooth > max(0.03, 4 * noise)
+    lines = candidate_lines(mask, smooth)
+    if not lines:
+        return ink
+    span = max(15, round(MEDIAN_SPAN * max(ink.shape))) | 1
+    line_image = np.zeros_like(ink)
+    for line in lines:
+        measured = line_strength(ink, line, span)
+        if measured is not None:
+            rows, cols, strength = measured
+            np.maximum.at(line_image, (rows, cols), strength)
+    return ink - line_image
