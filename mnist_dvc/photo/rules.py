@@ -21,7 +21,10 @@ from scipy import ndimage
 from mnist_dvc.photo.ink import spread
 
 # A printed line crosses at least this share of the photo's width (or height, for the vertical ones).
-MIN_LENGTH = 0.4
+MIN_LENGTH = 0.5
+# Where more than this share of the photo stands out of the paper's noise, it is the paper's own grain (a
+# dithered palette image, a textured sheet), in which no line can be told from chance alignments.
+MAX_MASK_SHARE = 0.15
 # Lines this close to horizontal or vertical, in degrees, are candidates: a photo taken slightly askew.
 MAX_TILT = 12.0
 HALF_WIDTH = 3  # pixels either side of a line's centre taken out with it
@@ -129,7 +132,9 @@ def line_strength(ink: np.ndarray, line: Line, span: int) -> tuple[np.ndarray, n
     core = np.abs(distance) <= 1
     core_level = float(np.median(values[core]))
     sides = [values[distance <= 1 - SIDE_OFFSET], values[distance >= SIDE_OFFSET - 1]]
-    side_level = max((float(np.median(side)) for side in sides if side.size), default=0.0)
+    if not all(side.size for side in sides):
+        return None  # along the photo's edge: the paper beside it is not in the photo
+    side_level = max(float(np.median(side)) for side in sides)
     if core_level <= 0 or side_level > SIDE_SHARE * core_level:
         return None
     order = np.argsort(along[core], kind="stable")
@@ -146,6 +151,8 @@ def remove_printed_lines(ink: np.ndarray) -> np.ndarray:
     smooth = cv2.blur(ink, (3, 3), borderType=cv2.BORDER_REFLECT)
     noise = max(spread(smooth[::4, ::4]), 0.006)
     mask = smooth > max(0.03, 4 * noise)
+    if mask.mean() > MAX_MASK_SHARE:
+        return ink
     lines = candidate_lines(mask, smooth)
     if not lines:
         return ink
