@@ -9,10 +9,10 @@ import numpy as np
 from mnist_dvc.render.conditions import uniform_rgb
 
 # The printing's colours, as the share of red, green and blue light they reflect.
-RULE_COLOURS = {"blue": ((0.5, 0.66, 0.86), (0.75, 0.85, 0.97)),
-                "grey": ((0.55, 0.55, 0.57), (0.78, 0.78, 0.8))}
+RULE_COLOURS = {"blue": ((0.55, 0.7, 0.88), (0.78, 0.88, 0.97)),
+                "grey": ((0.62, 0.62, 0.64), (0.82, 0.82, 0.84))}
 MARGIN_COLOUR = ((0.8, 0.3, 0.35), (0.95, 0.5, 0.55))
-RULE_WIDTH = (0.018, 0.035)  # a printed line's width as a share of the distance between lines
+RULE_WIDTH = (0.012, 0.03)  # a printed line's width as a share of the distance between lines
 MARGIN_SHARE = 0.5  # of ruled pages have a red margin line (when the writing leaves room for it)
 
 
