@@ -63,7 +63,7 @@ from mnist_dvc.common import (
     write_bytes_atomic,
 )
 from mnist_dvc.render import Rendered, draw_conditions, render_glyphs
-from mnist_dvc.render.fonts import font_file
+from mnist_dvc.render.fonts import family_fonts
 
 DATA = Path("data/raw/mnist.npz")
 FONTS = Path("data/raw/fonts")
@@ -216,7 +216,7 @@ def benchmark_fonts(config: params.PhotoBenchmarkParams, folder: Path = FONTS) -
     if leaked:
         raise UserError(f"params.yaml: the font families {leaked} are in fonts.train and in fonts.{config.digits}")
     try:
-        return {family: str(font_file(folder, family)) for family in families}
+        return family_fonts(folder, families)
     except FileNotFoundError as error:
         raise UserError(f"{error}; run `dvc repro fonts`") from None
 

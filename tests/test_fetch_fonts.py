@@ -105,3 +105,13 @@ def test_local_fonts_are_written_as_given_with_no_network(tmp_path, monkeypatch)
     assert (fetch_fonts.OUTPUT / "DejaVuSans.ttf").read_bytes() == (dejavu_fonts() / "DejaVuSans.ttf").read_bytes()
     with pytest.raises(UserError, match="no font file for the family 'NoSuchHand'"):
         fetch_fonts.from_local(config, "NoSuchHand")
+
+
+@pytest.mark.parametrize("pin", ["caveat 5.3.0 sha512-abc", "caveat@5.3 sha512-" + "A" * 86 + "==",
+                                 "Caveat@5.3.0 sha1-" + "A" * 27 + "="])
+def test_a_pin_not_in_npms_form_is_refused_by_the_params(pin):
+    from mnist_dvc.params import parse_section
+
+    with pytest.raises(UserError, match=r"fonts\.packages"):
+        parse_section("fonts", {"packages": [pin]}, FontsParams)
+    parse_section("fonts", {"packages": ["caveat@5.3.0 sha512-" + "A" * 86 + "=="]}, FontsParams)

@@ -18,6 +18,11 @@ A photo is made the way a real one comes about, each step a module:
 compose.py runs them in order. Every random choice comes from the numpy Generator passed in, so a seed
 gives the same photo, byte for byte; the conditions drawn are returned with the photo as labels, for a
 breakdown of what fails. Nothing here imports TensorFlow.
+
+To make training photos: render_glyphs(lines, rng) with glyphs of the training families only, e.g.
+    fonts = family_fonts(Path("data/raw/fonts"), params.load("fonts").train)
+    rendered = render_glyphs([font_glyphs("2026", fonts["caveat"]), [Glyph("tick")]], rng)
+gives the photo's file (rendered.data) and its ground truth (rendered.symbols, .boxes, .lines, .number).
 """
 
 from mnist_dvc.render.compose import Glyph, Layout, font_glyphs, mnist_glyphs, render_glyphs, render_photo
@@ -30,7 +35,9 @@ from mnist_dvc.render.conditions import (
     Rendered,
     draw_conditions,
 )
+from mnist_dvc.render.fonts import family_fonts
 from mnist_dvc.render.marks import MARKS
 
 __all__ = ["ALL_CONDITIONS", "CONDITIONS", "MARKS", "SCENE", "SIDES", "Conditions", "Glyph", "Layout",
-           "Rendered", "draw_conditions", "font_glyphs", "mnist_glyphs", "render_glyphs", "render_photo"]
+           "Rendered", "draw_conditions", "family_fonts", "font_glyphs", "mnist_glyphs", "render_glyphs",
+           "render_photo"]

@@ -9,6 +9,7 @@ folder, named by family: data/raw/fonts/caveat.woff (the fonts stage writes them
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +32,12 @@ def font_file(folder: Path, family: str) -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError(f"{folder}: no font file for the family {family!r} ({', '.join(FONT_SUFFIXES)})")
+
+
+def family_fonts(folder: Path, families: Sequence[str]) -> dict[str, str]:
+    """family → font file for each of `families` in `folder` (e.g. data/raw/fonts and params' fonts.train,
+    to make training photos of the training families only)."""
+    return {family: str(font_file(folder, family)) for family in families}
 
 
 @lru_cache(maxsize=256)
