@@ -133,8 +133,8 @@ PHOTO_COUNT = "a whole number of photos in 0..10000 (0 = none)"
 
 @dataclass(frozen=True)
 class PhotoBenchmarkParams:
-    single_digits: int = _spec(400, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
-    numbers: int = _spec(150, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
+    single_digits: int = _spec(300, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
+    numbers: int = _spec(100, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
     number_digits: tuple[int, ...] = _spec(
         (3, 5), lambda value: len(value) == 2 and 2 <= value[0] <= value[1] <= 10,
         "[fewest, most] digits of a number, with 2 <= fewest <= most <= 10",
@@ -144,18 +144,18 @@ class PhotoBenchmarkParams:
     # test: the headline figures; validation: the train stage's held-out split, to tune the photo path on
     digits: str = _choice("test", "test", "validation")
     # the photos of each of the broader benchmark's parts (see stages/photo_benchmark.py)
-    notebook_single: int = _spec(100, _photo_count, PHOTO_COUNT)
-    notebook_numbers: int = _spec(50, _photo_count, PHOTO_COUNT)
-    fonts_single: int = _spec(98, _photo_count, PHOTO_COUNT)
-    fonts_numbers: int = _spec(49, _photo_count, PHOTO_COUNT)
+    notebook_single: int = _spec(80, _photo_count, PHOTO_COUNT)
+    notebook_numbers: int = _spec(40, _photo_count, PHOTO_COUNT)
+    fonts_single: int = _spec(70, _photo_count, PHOTO_COUNT)
+    fonts_numbers: int = _spec(35, _photo_count, PHOTO_COUNT)
     small_single: int = _spec(96, _photo_count, PHOTO_COUNT)
     pages: int = _spec(18, _photo_count, PHOTO_COUNT)
     page_lines: tuple[int, ...] = _spec(
         (3, 10), lambda value: len(value) == 2 and 1 <= value[0] <= value[1] <= 20,
         "[fewest, most] lines of a page, with 1 <= fewest <= most <= 20",
     )
-    non_digit: int = _spec(100, _photo_count, PHOTO_COUNT)
-    blank_pages: int = _spec(15, _photo_count, PHOTO_COUNT)
+    non_digit: int = _spec(80, _photo_count, PHOTO_COUNT)
+    blank_pages: int = _spec(12, _photo_count, PHOTO_COUNT)
 
 
 NPM_PIN = re.compile(r"[a-z0-9][a-z0-9-]*@\d+\.\d+\.\d+ sha512-[A-Za-z0-9+/]{86}==")
