@@ -133,8 +133,8 @@ PHOTO_COUNT = "a whole number of photos in 0..10000 (0 = none)"
 
 @dataclass(frozen=True)
 class PhotoBenchmarkParams:
-    single_digits: int = _spec(300, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
-    numbers: int = _spec(100, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
+    single_digits: int = _spec(400, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
+    numbers: int = _spec(150, lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
     number_digits: tuple[int, ...] = _spec(
         (3, 5), lambda value: len(value) == 2 and 2 <= value[0] <= value[1] <= 10,
         "[fewest, most] digits of a number, with 2 <= fewest <= most <= 10",
