@@ -27,11 +27,13 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mnist_dvc import inference, params, photo, render
+from mnist_dvc import inference, params, photo
 from mnist_dvc.errors import run_main
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import IMAGE_SIZE, load_mnist, scale_pixels, split_validation
 from mnist_dvc.paths import MODEL, PREPARED_MNIST
+from mnist_dvc.render import conditions as render_conditions
+from mnist_dvc.render import pen as render
 
 INPUT = PREPARED_MNIST
 UPSCALE = 6  # MNIST's strokes (about 2.7 px) become about 16 px wide: room for a thin pen and a marker
@@ -90,7 +92,7 @@ def renderer_pens(images: np.ndarray) -> dict[str, np.ndarray]:
     lines = [render.centre_line(render.open_filled_loops(render.digit_shape(np.round(image * 255))))
              for image in images]
     frames = {}
-    for pen, (narrowest, widest) in render.PENS.items():
+    for pen, (narrowest, widest) in render_conditions.PENS.items():
         width = max(1.2, (narrowest + widest) / 2 * RENDERED_HEIGHT)
         coverages = (render.pen_coverage(points, pairs, RENDERED_HEIGHT / render.WORKING_HEIGHT, 0.0, width)
                      for points, pairs in lines)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """Where verified downloads are kept between runs: $MNIST_CACHE_DIR, by default ~/.cache/mnist-dvc."""
+    return Path(os.environ.get("MNIST_CACHE_DIR", "~/.cache/mnist-dvc")).expanduser()
 
 
 class SourceFailed(Exception):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -126,6 +127,13 @@ class EvaluateParams:
     misclassified_count: int = _spec(lambda value: 0 < value <= 100, "a whole number in 1..100")
 
 
+def _photo_count(value: int) -> bool:
+    return 0 <= value <= 10_000
+
+
+PHOTO_COUNT = "a whole number of photos in 0..10000 (0 = none)"
+
+
 @dataclass(frozen=True)
 class PhotoBenchmarkParams:
     single_digits: int = _spec(lambda value: 0 < value <= 10_000, "a whole number of photos in 1..10000")
@@ -138,10 +146,51 @@ class PhotoBenchmarkParams:
     seed: int = _spec(lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
     # test: the headline figures; validation: the train stage's held-out split, to tune the photo path on
     digits: str = _choice("test", "validation")
+    # the photos of each of the broader benchmark's parts (see stages/photo_benchmark.py)
+    notebook_single: int = _spec(_photo_count, PHOTO_COUNT)
+    notebook_numbers: int = _spec(_photo_count, PHOTO_COUNT)
+    fonts_single: int = _spec(_photo_count, PHOTO_COUNT)
+    fonts_numbers: int = _spec(_photo_count, PHOTO_COUNT)
+    small_single: int = _spec(_photo_count, PHOTO_COUNT)
+    pages: int = _spec(_photo_count, PHOTO_COUNT)
+    page_lines: tuple[int, ...] = _spec(
+        lambda value: len(value) == 2 and 1 <= value[0] <= value[1] <= 20,
+        "[fewest, most] lines of a page, with 1 <= fewest <= most <= 20",
+    )
+    non_digit: int = _spec(_photo_count, PHOTO_COUNT)
+    blank_pages: int = _spec(_photo_count, PHOTO_COUNT)
+
+
+NPM_PIN = re.compile(r"[a-z0-9][a-z0-9-]*@\d+\.\d+\.\d+ sha512-[A-Za-z0-9+/]{86}==")
+FAMILY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def _families(value: tuple[str, ...]) -> bool:
+    return len(value) > 0 and len(set(value)) == len(value) and all(FAMILY.fullmatch(name) for name in value)
+
+
+FAMILIES = "a non-empty list of different family names (letters, digits, '-', '_', '.')"
+
+
+@dataclass(frozen=True)
+class FontsParams:
+    local_path: str | None = _spec(
+        lambda value: value is None or (bool(value.strip()) and "\0" not in value),
+        "null, or a path to a folder of font files named <family>.woff, .woff2, .ttf or .otf",
+    )
+    timeout_seconds: float = _spec(lambda value: 0 < value <= 3600, "a number of seconds in (0, 3600]")
+    packages: tuple[str, ...] = _spec(
+        lambda value: all(NPM_PIN.fullmatch(pin) for pin in value),
+        "a list of npm pins 'family@1.2.3 sha512-<npm's dist.integrity>'",
+    )
+    train: tuple[str, ...] = _spec(_families, FAMILIES)
+    validation: tuple[str, ...] = _spec(_families, FAMILIES)
+    test: tuple[str, ...] = _spec(_families, FAMILIES)
 
 
 SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "own": OwnParams,
-                             "evaluate": EvaluateParams, "photo_benchmark": PhotoBenchmarkParams}
+                             "evaluate": EvaluateParams, "photo_benchmark": PhotoBenchmarkParams,
+                             "fonts": FontsParams}
 
 Section = TypeVar("Section")
 
@@ -306,7 +355,7 @@ def read_params_file(path: Path = PARAMS_FILE) -> dict[str, Any]:
 
 
 def load(name: str, path: Path = PARAMS_FILE) -> Any:
-    """Load and validate one section of params.yaml (fetch, train, own, evaluate or photo_benchmark)."""
+    """Load and validate one section of params.yaml (fetch, train, own, evaluate, photo_benchmark or fonts)."""
     document = read_params_file(path)
     if name not in document:
         raise UserError(f"params.yaml: section '{name}' is missing; expected keys: "

@@ -1,24 +1,28 @@
-"""Stage photo_benchmark: how well the model reads realistic photos of handwriting.
+"""Stage photo_benchmark: how well the model reads realistic photos of handwriting, and how often it
+answers when a photo shows no digit.
 
-Renders, deterministically, phone photos of MNIST test digits (mnist_dvc/render.py: pens from a fine
-ballpoint to a marker, black, blue and pencil ink, tinted paper, gradients, vignetting and shadows,
-rotation and perspective, blur, noise, JPEG or PNG), as single digits and as numbers of several digits on
-one line. Each photo's file bytes go through the same photo → digits path as the predict command
-(mnist_dvc/photo.py, mnist_dvc/reading.py). Writes:
+Renders, deterministically, phone photos (mnist_dvc/render/: pens from a fine ballpoint to a marker, black,
+blue and pencil ink, tinted plain, ruled or squared paper, gradients, vignetting and shadows, rotation and
+perspective, blur, defocus, motion, noise, JPEG or PNG, some resent small) in six parts
+(mnist_dvc/benchmark): plain (MNIST digits on plain paper), notebook (ruled and squared paper),
+fonts (held-out handwriting fonts), small (small and blurred digits), pages (sheets of several lines) and
+non_digit (letters, signs, marks, blank pages). Each photo's file bytes are read as the predict command
+reads them (read() below, the one place that calls the reader). Writes, together:
 
-- reports/photo_metrics.json: single-digit accuracy (and the model's on the same digits as 28x28 images),
-  whole-number exact-match rate, digit-count-correct rate: the DVC metrics;
-- reports/photo_conditions.csv: the same figures for each class of each condition (pen, ink, paper,
-  light, blur, file): a DVC plot, kept out of the metrics so `dvc metrics show` stays one readable row;
+- reports/photo_metrics.json: one figure per part (mnist_dvc/benchmark): the DVC metrics;
+- reports/photo_conditions.csv: the figures of each part, each class of each condition, each hand (font
+  family) and each kind of photo with no digit: a DVC plot, kept out of the metrics so that
+  `dvc metrics show` stays narrow;
 - reports/photo_conditions.md: that breakdown as a table;
-- reports/photo_failures.png: the first failures, each photo with the boxes read and what the model saw.
+- reports/photo_failures.png: the first failures of each part, each photo with the boxes read and what
+  the model saw.
 
     python -m stages.photo_benchmark [--failures DIR]
 
 --failures DIR also writes every failed photo's file, named by what it shows and what was read.
 With `photo_benchmark.digits: validation` the photos show digits of the train stage's validation split
-instead (train.validation_fraction, train.seed): the digits to tune the photo path on, so that the test
-digits' figures stay a measure and not a target, e.g.
+(train.validation_fraction, train.seed) and the fonts' validation families: what to tune the photo path
+on, so that the test digits' and test families' figures stay a measure and not a target, e.g.
     dvc exp run -S photo_benchmark.digits=validation -S photo_benchmark.seed=11
 """
 
@@ -27,9 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -39,177 +41,88 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_dvc import inference, params
+from mnist_dvc.benchmark.figures import (
+    CONDITION_COLUMNS,
+    Outcome,
+    condition_rows,
+    conditions_table,
+    metrics_document,
+    percent,
+)
+from mnist_dvc.benchmark.parts import PARTS, Job, plan
 from mnist_dvc.errors import UserError, run_main
-from mnist_dvc.files import atomic_path, atomic_paths, csv_text, write_bytes_atomic
+from mnist_dvc.files import atomic_paths, csv_text, write_bytes_atomic
 from mnist_dvc.inference import load_model
 from mnist_dvc.mnist import load_mnist, scale_pixels, split_validation
-from mnist_dvc.paths import MODEL, RAW_MNIST
-from mnist_dvc.photo import Found, read_photo
-from mnist_dvc.reading import Answer, read_photos
-from mnist_dvc.render import CONDITIONS, Conditions, Rendered, render_photo
+from mnist_dvc.paths import FONTS, MODEL, RAW_MNIST
+from mnist_dvc.render import Rendered, draw_conditions, render_glyphs
+from mnist_dvc.render.fonts import family_fonts
 
-DATA = RAW_MNIST
 METRICS = Path("reports/photo_metrics.json")
 CONDITIONS_CSV = Path("reports/photo_conditions.csv")
 TABLE = Path("reports/photo_conditions.md")
 FAILURES_PNG = Path("reports/photo_failures.png")
 
 
-@dataclass(frozen=True)
-class Job:
-    """One photo to render: which test digits, and the seed that makes it."""
-
-    name: str
-    kind: str  # single or number
-    seed: tuple[int, ...]
-    digits: np.ndarray  # (n, 28, 28) uint8
-    labels: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One photo's ground truth and conditions, and what was read in it."""
-
-    name: str
-    kind: str
-    truth: str
-    read: str  # the number read; lines of writing separated by a space
-    digits: tuple[int, ...]  # the digits read, in reading order
-    conditions: dict[str, str]
-
-    @property
-    def correct(self) -> bool:
-        return self.read == self.truth
-
-    @property
-    def count_correct(self) -> bool:
-        return len(self.digits) == len(self.truth)
-
-
-# --- the photos --------------------------------------------------------------------------------------
-
-def plan(config: params.PhotoBenchmarkParams, images: np.ndarray, labels: np.ndarray) -> list[Job]:
-    """Which digits each photo shows: `images` in a seeded order, single digits first, then the
-    numbers (each 3-5 digits by default), wrapping around when more are asked for than there are."""
-    rng = np.random.default_rng([config.seed, 0])
-    order = rng.permutation(len(images))
-    fewest, most = config.number_digits
-    lengths = rng.integers(fewest, most + 1, size=config.numbers)
-    jobs = []
-    for index in range(config.single_digits):
-        picked = order[[index % len(order)]]
-        jobs.append(Job(f"single-{index:04d}", "single", (config.seed, 1, index), images[picked],
-                        tuple(int(label) for label in labels[picked])))
-    start = config.single_digits
-    for index, length in enumerate(lengths):
-        picked = np.take(order, np.arange(start, start + length), mode="wrap")
-        start += int(length)
-        jobs.append(Job(f"number-{index:04d}", "number", (config.seed, 2, index), images[picked],
-                        tuple(int(label) for label in labels[picked])))
-    return jobs
-
+# --- rendering and reading ---------------------------------------------------------------------------
 
 def render(job: Job) -> Rendered:
-    return render_photo(job.digits, job.labels, np.random.default_rng(list(job.seed)))
+    rng = np.random.default_rng(list(job.seed))
+    return render_glyphs(job.lines, rng, draw_conditions(rng, **dict(job.classes)), job.layout)
 
 
-def read_job(job: Job) -> tuple[Conditions, Found]:
-    """Render one photo and read its file as predict reads an upload: its conditions and what was found
-    (only that passes between processes, not the photo's pixels). No ink found: no digits."""
+_reader = {}  # the model, loaded once in each process that reads
+
+
+def load_reader(path: Path = MODEL) -> None:
+    """Load the model into this process, TensorFlow on one thread (one process reads on each core)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    _reader["model"] = load_model(path)
+
+
+def was_read(answer) -> bool:
+    """Whether the reader answered: for now, any digit found. A photo with no digit is scored on this."""
+    return bool(answer.digits)
+
+
+def read(job: Job) -> tuple[Outcome, object]:
+    """Render one photo and read its file as predict reads an upload (mnist_dvc.photo, mnist_dvc.reading):
+    the scored outcome, and the answer (for the failures' pictures). No ink found: no digits."""
+    from mnist_dvc.photo import Found, read_photo
+    from mnist_dvc.reading import read_photos
+
+    if "model" not in _reader:
+        load_reader()
     rendered = render(job)
     try:
-        return rendered.conditions, read_photo(rendered.data, job.name + rendered.suffix).found
+        found = read_photo(rendered.data, job.name + rendered.suffix).found
     except UserError:
-        return rendered.conditions, Found([])
+        found = Found([])
+    answer = read_photos(_reader["model"], [(job.name, found)])[0]
+    outcome = Outcome(job.name, job.part, job.kind, job.hand, job.truth, answer.number,
+                      tuple(d.digit for d in answer.digits), was_read(answer), rendered.conditions.labels())
+    return outcome, answer
 
 
-def read_all(jobs: list[Job]) -> list[tuple[Conditions, Found]]:
-    """read_job for every job, on every core (each photo has its own seed: the order changes nothing)."""
+def read_all(jobs: list[Job]) -> list[tuple[Outcome, object]]:
+    """read() for every job, on every core (each photo has its own seed: the order changes nothing)."""
     workers = max(1, min(len(os.sched_getaffinity(0)), len(jobs)))
     if workers == 1:
-        return [read_job(job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(read_job, jobs, chunksize=8))
+        return [read(job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=load_reader) as pool:
+        return list(pool.map(read, jobs, chunksize=4))
 
 
-# --- the figures -------------------------------------------------------------------------------------
-
-def outcome(job: Job, conditions: Conditions, answer: Answer) -> Outcome:
-    truth = "".join(str(label) for label in job.labels)
-    return Outcome(job.name, job.kind, truth, answer.number, tuple(d.digit for d in answer.digits),
-                   conditions.labels())
-
-
-def rate(hits: Iterable[bool]) -> float | None:
-    values = list(hits)
-    return round(sum(values) / len(values), 4) if values else None
-
-
-def summary(outcomes: list[Outcome]) -> dict:
-    """The headline figures of a group of photos (singles and numbers scored separately)."""
-    singles = [o for o in outcomes if o.kind == "single"]
-    numbers = [o for o in outcomes if o.kind == "number"]
-    counted = [o for o in numbers if o.count_correct]
-    return {
-        "single_photos": len(singles),
-        "single_accuracy": rate(o.correct for o in singles),
-        "number_photos": len(numbers),
-        "number_exact": rate(o.correct for o in numbers),
-        "number_count_correct": rate(o.count_correct for o in numbers),
-        "number_digit_accuracy": rate(str(a) == b for o in counted for a, b in zip(o.digits, o.truth, strict=True)),
-    }
-
-
-def by_condition(outcomes: list[Outcome]) -> dict[str, dict[str, dict]]:
-    """summary() of the photos of each class of each condition (pen, ink, paper, light, blur, file)."""
-    return {kind: {name: summary([o for o in outcomes if o.conditions[kind] == name]) for name in names}
-            for kind, names in CONDITIONS.items()}
-
-
-def metrics_document(outcomes: list[Outcome], mnist_accuracy: float) -> dict:
-    """The overall figures. `mnist_accuracy` is the model's accuracy on the single digits' own 28x28
-    images: what the photos would score if the photo path lost nothing."""
-    return {**summary(outcomes), "single_accuracy_28x28": round(mnist_accuracy, 4),
-            "no_ink": sum(not o.digits for o in outcomes)}
-
-
-CONDITION_COLUMNS = ("condition", "kind", "class", "single_photos", "single_accuracy", "number_photos",
-                     "number_exact", "number_count_correct", "number_digit_accuracy")
-
-
-def condition_rows(outcomes: list[Outcome]) -> list[tuple]:
-    """One CSV row per class of each condition ("light: hard_shadow", ...); a figure with no photos is empty."""
-    rows = []
-    for kind, classes in by_condition(outcomes).items():
-        for name, figures in classes.items():
-            values = ["" if figures[key] is None else figures[key] for key in CONDITION_COLUMNS[3:]]
-            rows.append((f"{kind}: {name}", kind, name, *values))
-    return rows
-
-
-def mnist_accuracy(model, jobs: list[Job]) -> float:
-    """The model's accuracy on the single digits as MNIST gives them (28x28, no photo)."""
-    singles = [job for job in jobs if job.kind == "single"]
-    probabilities = inference.probabilities(model, scale_pixels(np.concatenate([job.digits for job in singles])))
-    return float(np.mean(probabilities.argmax(axis=1) == [job.labels[0] for job in singles]))
-
-
-def percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def conditions_table(outcomes: list[Outcome]) -> str:
-    """All photos, then each class of each condition, as a Markdown table."""
-    lines = ["| condition | class | single digits | read right | numbers | read exactly | right digit count |",
-             "|---|---|---|---|---|---|---|"]
-    rows = [("all", "", summary(outcomes))] + [(kind, name, figures)
-                                               for kind, classes in by_condition(outcomes).items()
-                                               for name, figures in classes.items()]
-    for kind, name, figures in rows:
-        lines.append(f"| {kind} | {name} | {figures['single_photos']} | {percent(figures['single_accuracy'])} | "
-                     f"{figures['number_photos']} | {percent(figures['number_exact'])} | "
-                     f"{percent(figures['number_count_correct'])} |")
-    return "\n".join(lines) + "\n"
+def mnist_accuracy(model, jobs: list[Job]) -> float | None:
+    """The model's accuracy on the plain part's single digits as MNIST gives them (28x28, no photo)."""
+    singles = [job for job in jobs if job.part == "plain" and job.kind == "single"]
+    if not singles:
+        return None
+    probabilities = inference.probabilities(model, scale_pixels(np.concatenate([job.digit_images for job in singles])))
+    return float(np.mean(probabilities.argmax(axis=1) == [int(job.truth) for job in singles]))
 
 
 # --- the failures ------------------------------------------------------------------------------------
@@ -218,7 +131,7 @@ TILE = (360, 270)  # each failure's photo in the contact sheet
 FRAME_ZOOM = 2
 
 
-def failure_tile(rendered: Rendered, answer: Answer) -> Image.Image:
+def failure_tile(rendered: Rendered, answer) -> Image.Image:
     """A failed photo, scaled down, with the boxes read (red) and the truth and reading above it, and
     below it the 28x28 frames the model saw, in order."""
     image = rendered.image.copy()
@@ -232,9 +145,10 @@ def failure_tile(rendered: Rendered, answer: Answer) -> Image.Image:
     tile = Image.new("RGB", (TILE[0], 28 + TILE[1] + 28 * FRAME_ZOOM + 4), "white")
     text = ImageDraw.Draw(tile)
     conditions = rendered.conditions
-    text.text((2, 1), f"{rendered.number} read as {answer.number or '(nothing)'}", fill=(0, 0, 0))
-    text.text((2, 14), f"{conditions.pen} {conditions.ink} {conditions.light} {conditions.blur} {conditions.file}",
-              fill=(90, 90, 90))
+    shown = rendered.number or ("no digit: " + " ".join(rendered.symbols) if rendered.symbols else "blank page")
+    text.text((2, 1), f"{shown[:40]} read as {answer.number[:20] or '(nothing)'}", fill=(0, 0, 0))
+    text.text((2, 14), f"{conditions.sheet} {conditions.pen} {conditions.ink} {conditions.light} {conditions.blur} "
+              f"{conditions.optics} {conditions.file}", fill=(90, 90, 90))
     tile.paste(image, (0, 28))
     for index, digit in enumerate(answer.digits[:TILE[0] // (28 * FRAME_ZOOM + 2)]):
         frame = Image.fromarray(255 - digit.frame).resize((28 * FRAME_ZOOM, 28 * FRAME_ZOOM), Image.Resampling.NEAREST)
@@ -255,9 +169,13 @@ def contact_sheet(tiles: list[Image.Image], columns: int = 4) -> Image.Image:
     return sheet
 
 
-def save_png(image: Image.Image, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG", optimize=True)
+def first_failures(outcomes: list[Outcome], count: int) -> list[int]:
+    """The indices of up to `count` failed photos, taken from each part in turn so every part shows."""
+    failed = {name: [i for i, o in enumerate(outcomes) if o.part == name and not o.correct] for name in PARTS}
+    chosen = []
+    for rank in range(max((len(indices) for indices in failed.values()), default=0)):
+        chosen += [indices[rank] for indices in failed.values() if rank < len(indices)]
+    return sorted(chosen[:count])
 
 
 # --- the stage ---------------------------------------------------------------------------------------
@@ -272,48 +190,54 @@ def benchmark_digits(config: params.PhotoBenchmarkParams) -> tuple[np.ndarray, n
     """The raw 28x28 digits and labels the photos are made of: the test set, or the train stage's
     validation split (its own params choose it, as in training)."""
     if config.digits == "test":
-        arrays = load_mnist(DATA, normalized=False, splits=("test",))
+        arrays = load_mnist(RAW_MNIST, normalized=False, splits=("test",))
         return arrays["x_test"], arrays["y_test"]
     train = params.load("train")
-    arrays = load_mnist(DATA, normalized=False, splits=("train",))
+    arrays = load_mnist(RAW_MNIST, normalized=False, splits=("train",))
     _, held_out = split_validation(len(arrays["y_train"]), train.validation_fraction, train.seed)
     return arrays["x_train"][held_out], arrays["y_train"][held_out]
+
+
+def benchmark_fonts(config: params.PhotoBenchmarkParams, folder: Path = FONTS) -> dict[str, str]:
+    """family → font file of the fonts' test or validation families (never the training ones)."""
+    fonts = params.load("fonts")
+    families = fonts.test if config.digits == "test" else fonts.validation
+    leaked = sorted(set(families) & set(fonts.train))
+    if leaked:
+        raise UserError(f"params.yaml: the font families {leaked} are in fonts.train and in fonts.{config.digits}")
+    try:
+        return family_fonts(folder, families)
+    except FileNotFoundError as error:
+        raise UserError(f"{error}; run `dvc repro fonts`") from None
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = params.load("photo_benchmark")
     images, labels = benchmark_digits(config)
-    if not MODEL.is_file():
-        load_model(MODEL)  # the one message for a missing model, before the photos are made
-    jobs = plan(config, images, labels)
-    read = read_all(jobs)
-    model = load_model(MODEL)
-    answers = read_photos(model, [(job.name, found) for job, (_, found) in zip(jobs, read, strict=True)])
-    outcomes = [outcome(job, conditions, answer)
-                for job, (conditions, _), answer in zip(jobs, read, answers, strict=True)]
-
-    metrics = metrics_document(outcomes, mnist_accuracy(model, jobs))
-    with atomic_paths(METRICS, CONDITIONS_CSV, TABLE) as (metrics_tmp, csv_tmp, table_tmp):
+    fonts = benchmark_fonts(config)
+    model = load_model(MODEL)  # the one message for a missing or damaged model, before the photos are made
+    jobs = plan(config, images, labels, fonts, split=0 if config.digits == "test" else 1)
+    results = read_all(jobs)
+    outcomes = [outcome for outcome, _ in results]
+    metrics = metrics_document(outcomes)
+    shown = first_failures(outcomes, config.failures_shown)
+    sheet = contact_sheet([failure_tile(render(jobs[index]), results[index][1]) for index in shown])
+    with atomic_paths(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG) as (metrics_tmp, csv_tmp, table_tmp, png_tmp):
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
         csv_tmp.write_text(csv_text(CONDITION_COLUMNS, condition_rows(outcomes)))
-        table_tmp.write_text(conditions_table(outcomes))
-    failed = [index for index, result in enumerate(outcomes) if not result.correct]
-    tiles = [failure_tile(render(jobs[index]), answers[index])
-             for index in failed[:config.failures_shown]]
-    save_png(contact_sheet(tiles), FAILURES_PNG)
+        table_tmp.write_text(conditions_table(outcomes, mnist_accuracy(model, jobs)))
+        sheet.save(png_tmp, format="PNG", optimize=True)
     if args.failures:
-        for index in failed:
-            rendered = render(jobs[index])
-            read_as = answers[index].number.replace(" ", "_") or "nothing"
-            name = f"{jobs[index].name}-{rendered.number}-read-{read_as}{rendered.suffix}"
-            write_bytes_atomic(args.failures / name, rendered.data)
-
-    print(f"photo_benchmark: single digits {percent(metrics['single_accuracy'])} of {metrics['single_photos']} "
-          f"(as 28x28 images {percent(metrics['single_accuracy_28x28'])}), "
-          f"numbers read exactly {percent(metrics['number_exact'])} of {metrics['number_photos']} "
-          f"(right digit count {percent(metrics['number_count_correct'])}); no ink found in {metrics['no_ink']}")
+        for index, (outcome, answer) in enumerate(results):
+            if not outcome.correct:
+                rendered = render(jobs[index])
+                read_as = answer.number.replace(" ", "_")[:40] or "nothing"
+                shown_as = (outcome.truth.replace(" ", "_")[:40] or outcome.kind)
+                name = f"{jobs[index].name}-{shown_as}-read-{read_as}{rendered.suffix}"
+                write_bytes_atomic(args.failures / name, rendered.data)
+    print("photo_benchmark: " + ", ".join(f"{key} {percent(value)}" for key, value in metrics.items()))
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, outputs=(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG))

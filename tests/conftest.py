@@ -24,7 +24,20 @@ SMALL_TRAIN = {
     "hidden_units": [16, 16], "epochs": 2, "batch_size": 64, "augment_shift_pixels": 1,
     "early_stopping_patience": 0, "validation_fraction": 0.2,
 }
-SMALL_PHOTO_BENCHMARK = {"single_digits": 6, "numbers": 3, "failures_shown": 4}
+SMALL_PHOTO_BENCHMARK = {"single_digits": 6, "numbers": 3, "failures_shown": 4, "notebook_single": 2,
+                         "notebook_numbers": 1, "fonts_single": 2, "fonts_numbers": 1, "small_single": 2, "pages": 1,
+                         "page_lines": [2, 3], "non_digit": 3, "blank_pages": 1}
+
+
+def dejavu_fonts() -> Path:
+    """matplotlib's bundled DejaVu fonts: stand-in handwriting families that need no network."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+# Font families of the stand-in fonts, split as the real ones are (each a file stem in dejavu_fonts()).
+LOCAL_FONTS = {"train": ["DejaVuSans"], "validation": ["DejaVuSerif"], "test": ["DejaVuSansMono", "DejaVuSans-Oblique"]}
 
 
 def synthetic_mnist(train: int = 600, test: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
@@ -76,7 +89,8 @@ def make_small_repo(destination: Path, arrays: dict[str, np.ndarray], train: dic
     """Copy the repository to `destination` as a fresh git repo whose pipeline runs on `arrays`.
 
     The copy's fetch stage reads the synthetic data as its local source (its pinned digests are
-    swapped for the synthetic ones), so the real `dvc repro` runs end to end with no network.
+    swapped for the synthetic ones) and its fonts stage matplotlib's DejaVu fonts, so the real
+    `dvc repro` runs end to end with no network.
     """
     repo = destination / "repo"
     for name in project_files():
@@ -91,6 +105,7 @@ def make_small_repo(destination: Path, arrays: dict[str, np.ndarray], train: dic
     params["fetch"].update({"local_path": str(local), "sources": ["local"]})
     params["train"].update(SMALL_TRAIN | (train or {}))
     params["photo_benchmark"].update(SMALL_PHOTO_BENCHMARK)
+    params["fonts"].update({"local_path": str(dejavu_fonts()), **LOCAL_FONTS})
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for args in (["git", "init", "-q"], ["git", "add", "-A"],
                  ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "copy"]):

@@ -19,8 +19,8 @@ from tests.conftest import VENV_BIN, git_commit, make_small_repo, ran_stages, ru
 
 pytestmark = pytest.mark.slow
 
-ALL_STAGES = ["own_data", "fetch", "normalize", "prepare_own", "train", "evaluate", "evaluate_own", "classify_own",
-              "photo_benchmark"]
+ALL_STAGES = ["own_data", "fetch", "fonts", "normalize", "prepare_own", "train", "evaluate", "evaluate_own",
+              "classify_own", "photo_benchmark"]
 # sorted: the stages a new model reruns
 AFTER_TRAIN = ["classify_own", "evaluate", "evaluate_own", "photo_benchmark", "train"]
 

@@ -10,6 +10,7 @@ from PIL import Image
 from scipy import ndimage
 
 from mnist_dvc import render
+from mnist_dvc.render import light, pen
 
 
 def ring() -> np.ndarray:
@@ -84,8 +85,8 @@ def test_a_tinted_paper_is_tinted():
 @pytest.mark.parametrize("seed", range(5))
 def test_each_light_is_applied(seed):
     size = (400, 300)
-    lights = {name: render.illumination(np.random.default_rng(seed), name, size, blur=0.0)
-              for name in render.LIGHTS}
+    lights = {name: light.illumination(np.random.default_rng(seed), name, size, blur=0.0)
+              for name in render.conditions.LIGHTS}
     for field in lights.values():
         assert field.shape == (300, 400) and field.max() == pytest.approx(1.0)
     assert lights["even"].min() > 0.85
@@ -108,13 +109,13 @@ def test_blur_softens_the_ink_edges():
 def stroke_width(coverage: np.ndarray) -> float:
     """Ink area over centre-line length."""
     mask = coverage >= 0.5
-    return coverage.sum() / max(1, render.thin(mask).sum())
+    return coverage.sum() / max(1, pen.thin(mask).sum())
 
 
 @pytest.mark.parametrize("width", [2.0, 5.0, 12.0])
 def test_the_pen_draws_strokes_of_its_own_width(width):
-    points, pairs = render.centre_line(render.digit_shape(ring()))
-    coverage = render.pen_coverage(points, pairs, 300 / render.WORKING_HEIGHT, 0.0, width)
+    points, pairs = pen.centre_line(pen.digit_shape(ring()))
+    coverage = pen.pen_coverage(points, pairs, 300 / pen.WORKING_HEIGHT, 0.0, width)
     assert stroke_width(coverage) == pytest.approx(width, rel=0.25)
     assert ndimage.label(coverage >= 0.5)[1] == 1  # one unbroken stroke, however thin
     assert ndimage.label(coverage < 0.5)[1] == 2  # the ring's hole stays open
@@ -129,15 +130,15 @@ def filled_nine() -> np.ndarray:
 
 
 def test_a_filled_loop_is_redrawn_open_and_a_plain_stroke_is_not_touched():
-    shape = render.digit_shape(filled_nine())
-    opened = render.open_filled_loops(shape)
+    shape = pen.digit_shape(filled_nine())
+    opened = pen.open_filled_loops(shape)
     assert ndimage.label(~opened)[1] == 2  # a hole in the disc
     assert opened.sum() > 0.7 * shape.sum()
-    points, pairs = render.centre_line(opened)
-    coverage = render.pen_coverage(points, pairs, 1.0, 0.0, 3.0)
+    points, pairs = pen.centre_line(opened)
+    coverage = pen.pen_coverage(points, pairs, 1.0, 0.0, 3.0)
     assert ndimage.label(coverage < 0.5)[1] == 2  # the fine pen draws a loop, not a line
     for plain in (bar(), ring()):
-        assert np.array_equal(render.open_filled_loops(render.digit_shape(plain)), render.digit_shape(plain))
+        assert np.array_equal(pen.open_filled_loops(pen.digit_shape(plain)), pen.digit_shape(plain))
 
 
 def test_a_fine_pen_writes_thinner_than_a_marker():
@@ -149,7 +150,7 @@ def test_a_fine_pen_writes_thinner_than_a_marker():
 def test_thinning_leaves_a_connected_line_one_pixel_wide():
     thick = np.zeros((40, 60), bool)
     thick[10:30, 5:55] = True
-    line = render.thin(thick)
+    line = pen.thin(thick)
     assert ndimage.label(line, structure=np.ones((3, 3)))[1] == 1
     assert line.sum() < 0.1 * thick.sum()
     assert line[:, 20:40].sum(axis=0).max() == 1

@@ -1,5 +1,5 @@
 """Plain photos of 28x28 MNIST-style digits for the predict tests: a black marker on white paper, evenly
-lit and sharp, saved as PNG. mnist_dvc/render.py makes them; the photo benchmark uses every condition."""
+lit and sharp, saved as PNG. mnist_dvc/render/ makes them; the photo benchmark uses every condition."""
 
 from __future__ import annotations
 
