@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mnist_dvc.errors import UserError
 from stages import fetch_fonts
@@ -97,11 +98,13 @@ def test_the_project_pins_at_least_sixteen_families_each_in_one_split():
 def test_local_fonts_are_written_as_given_with_no_network(tmp_path, monkeypatch):
     config = section("fonts", local_path=str(dejavu_fonts()), train=("DejaVuSans",), test=("DejaVuSerif",))
     (tmp_path / "params.yaml").write_text(
-        f"fonts:\n  local_path: {dejavu_fonts()}\n  train: [DejaVuSans]\n  test: [DejaVuSerif]\n")
+        yaml.safe_dump({"fonts": committed_params()["fonts"] | {
+            "local_path": str(dejavu_fonts()), "train": ["DejaVuSans"], "validation": ["DejaVuSansMono"],
+            "test": ["DejaVuSerif"]}}))
     monkeypatch.chdir(tmp_path)
     fetch_fonts.main()
     written = sorted(path.name for path in Path(fetch_fonts.OUTPUT).iterdir())
-    assert written == ["DejaVuSans.ttf", "DejaVuSerif.ttf"]
+    assert written == ["DejaVuSans.ttf", "DejaVuSansMono.ttf", "DejaVuSerif.ttf"]
     assert (fetch_fonts.OUTPUT / "DejaVuSans.ttf").read_bytes() == (dejavu_fonts() / "DejaVuSans.ttf").read_bytes()
     with pytest.raises(UserError, match="no font file for the family 'NoSuchHand'"):
         fetch_fonts.from_local(config, "NoSuchHand")
