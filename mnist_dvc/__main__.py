@@ -21,7 +21,7 @@ import sys
 COMMANDS = {
     "predict": "mnist_dvc.commands.predict",
     "collect": "mnist_dvc.commands.collect",
-    "serve": "mnist_dvc.server",
+    "serve": "mnist_dvc.server.serve",
     "plots": "mnist_dvc.plots_page",
     "bench": "benchmarks.bench",
     "report": "mnist_dvc.report",

@@ -105,8 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     new: Counter[int] = Counter()
     for label, data in crops:
-        _, saved = save_sample(args.into, label, data)
-        new[label] += saved
+        new[label] += save_sample(args.into, label, data).new
     already = len(crops) - sum(new.values())
     per_digit = ", ".join(f"{digit}: {new[digit]}" for digit in sorted(new) if new[digit])
     print(f"{args.sheet}: saved {sum(new.values())} new samples into {args.into}/<digit>/"
