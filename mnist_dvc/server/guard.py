@@ -33,9 +33,10 @@ SECURITY_HEADERS = [
 
 
 def host_name(host: str) -> str:
-    """How a Host header spells the address `host`: IPv6 addresses in brackets, names in lower case."""
+    """How a Host header spells `host` (a name, an address, either with a port): IPv6 addresses in
+    brackets, names in lower case."""
     host = host.lower()
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"[{host}]" if host.count(":") > 1 and not host.startswith("[") else host
 
 
 def allowed_hosts(host: str, port: int, extra: Iterable[str] = ()) -> frozenset[str]:
