@@ -97,7 +97,7 @@ def test_one_digit_gives_the_digit_and_its_runners_up(client):
 
 def test_a_file_that_is_not_an_image_is_refused_and_the_server_goes_on(client):
     error = one_line_error(post(client, b"not an image at all", "notes.png"), 422)
-    assert error.startswith("notes.png: not a readable image")
+    assert error.startswith("notes.png: not an image in a format read here")
     assert post(client, png_bytes(draw("1", 200, 160))).status_code == 200
 
 
