@@ -49,11 +49,11 @@ bench: setup
 predict: setup
 	$(BIN)/python -m mnist_dvc predict $(IMAGES)
 
-# The web app on the trained model: make serve [PORT=8765] [HOST=127.0.0.1]
+# The web app on the trained model: make serve [PORT=8765] [HOST=127.0.0.1] [ALLOW_HOST=name.lan]
 PORT ?= 8000
 HOST ?= 127.0.0.1
 serve: setup
-	$(BIN)/python -m mnist_dvc serve --host $(HOST) --port $(PORT)
+	$(BIN)/python -m mnist_dvc serve --host $(HOST) --port $(PORT) $(if $(ALLOW_HOST),--allow-host $(ALLOW_HOST))
 
 # What a change moves, as Markdown for a pull request: make report [EXP=name] [OUT=reports/review.md]
 # compares the workspace (or the experiment EXP) with the last commit; the plots go beside it in reports/review/.

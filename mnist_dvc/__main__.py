@@ -21,7 +21,7 @@ import sys
 COMMANDS = {
     "predict": "mnist_dvc.commands.predict",
     "collect": "mnist_dvc.commands.collect",
-    "serve": "mnist_dvc.server",
+    "serve": "mnist_dvc.server.serve",
     "plots": "mnist_dvc.plots_page",
     "bench": "benchmarks.bench",
     "report": "mnist_dvc.report",
@@ -40,9 +40,14 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from mnist_dvc.errors import run_main
 
-    module = importlib.import_module(COMMANDS[command])
-    run_main(lambda: module.main(rest))
+    # The command's module is imported under run_main's signal handling: Ctrl-C while its libraries load
+    # is one line, like Ctrl-C anywhere else.
+    run_main(lambda: importlib.import_module(COMMANDS[command]).main(rest))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # before run_main took over the signals: nothing was written yet
+        print("interrupted before writing anything", file=sys.stderr)
+        raise SystemExit(130) from None

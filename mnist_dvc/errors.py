@@ -18,10 +18,17 @@ class UserError(Exception):
     """A mistake the user can fix (bad params, bad data, bad image): reported in one line."""
 
 
+def printable(text: str) -> str:
+    """`text` with every character that is not printable (newlines, tabs, terminal escapes, bidirectional
+    controls) written as its Python escape, \\n, \\x1b, \\u202e: a file name cannot forge a line or
+    drive the terminal."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
 def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     """`text` on one line (whitespace runs become one space, other control characters escaped as \\x1b),
     its middle cut out if longer than `limit`."""
-    flat = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in " ".join(text.split()))
+    flat = printable(" ".join(text.split()))
     if len(flat) <= limit:
         return flat
     keep = limit - 3

@@ -60,13 +60,24 @@ WRITE_ERRNOS = frozenset({
 })
 
 
-def write_error(targets: Sequence[Path], error: OSError) -> UserError:
+class WriteError(UserError):
+    """A write that failed for a reason outside the program; `errno` and `reason` tell which (the web app
+    answers a full disk differently from a read-only folder)."""
+
+    def __init__(self, message: str, errno: int | None, reason: str):
+        super().__init__(message)
+        self.errno = errno
+        self.reason = reason
+
+
+def write_error(targets: Sequence[Path], error: OSError) -> WriteError:
     """One line for a failed write (disk full, read-only folder, ...): which files, why, and that the old ones stay."""
     reason = os_reason(error)
+    where = reason
     if error.filename and not Path(str(error.filename)).name.startswith("."):  # not one of our temporaries
-        reason += f": {error.filename}"
+        where += f": {error.filename}"
     names = ", ".join(map(str, targets))
-    return UserError(f"cannot write {names} ({reason}); the previous files were left as they were")
+    return WriteError(f"cannot write {names} ({where}); the previous files were left as they were", error.errno, reason)
 
 
 def os_reason(error: OSError) -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
 from mnist_dvc.errors import UserError
-from mnist_dvc.files import bytes_digest, load_npz, write_bytes_atomic
+from mnist_dvc.files import bytes_digest, load_npz, write_bytes_atomic, write_error
 from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES, check_labels
 from mnist_dvc.paths import OWN
 from mnist_dvc.photo import IMAGE_SUFFIXES
@@ -61,15 +63,36 @@ def sample_path(root: Path, digit: int, data: bytes, suffix: str = ".png") -> Pa
     return root / str(digit) / f"{bytes_digest(data)}{suffix}"
 
 
-def save_sample(root: Path, digit: int, data: bytes, suffix: str = ".png") -> tuple[Path, bool]:
-    """Store an image's bytes as a labelled sample of `digit`, atomically; (path, False) if already there."""
+class Saved(NamedTuple):
+    path: Path
+    new: bool  # False: these bytes were already a sample of this digit
+    previous: int | None  # the digit these bytes were a sample of until now, when labelled again
+
+
+def save_sample(root: Path, digit: int, data: bytes, suffix: str = ".png") -> Saved:
+    """Store an image's bytes as a labelled sample of `digit`, atomically.
+
+    An image is a sample of one digit only: the same bytes labelled again with another digit move to
+    that digit's folder (the latest label wins; the user corrected a slip), in one rename, so the image
+    is never under two labels nor under none."""
     if digit not in range(NUM_CLASSES):
         raise ValueError(f"digit {digit} is not in 0-9")
     path = sample_path(root, digit, data, suffix)
     if path.exists():
-        return path, False
-    write_bytes_atomic(path, data)
-    return path, True
+        return Saved(path, False, None)
+    others = [root / other / path.name for other in DIGITS if other != str(digit)]
+    labelled = [other for other in others if other.is_file()]
+    if not labelled:
+        write_bytes_atomic(path, data)
+        return Saved(path, True, None)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(labelled[0], path)
+        for extra in labelled[1:]:
+            extra.unlink()
+    except OSError as error:
+        raise write_error([path], error) from None
+    return Saved(path, True, int(labelled[0].parent.name))
 
 
 # --- the held-out share ----------------------------------------------------------------------------

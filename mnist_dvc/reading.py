@@ -7,7 +7,6 @@ photos: {"path", "number", "digit", "probability", "runners_up", "digits": [{"di
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,15 +123,15 @@ def chosen_indices(found: Found, probabilities: np.ndarray) -> list[int]:
 
 
 def classify_candidates(model, photos: list[Found]) -> list[np.ndarray]:
-    """One batch through the model for every photo's candidates; each photo's rows of probabilities."""
-    frames = [digit for found in photos for digit in candidates(found)]
-    probabilities = inference.probabilities(model, frames_of(frames)) if frames else np.zeros((0, 10))
-    bounds = np.cumsum([0] + [len(found.digits) + len(found.joins) for found in photos])
-    return [probabilities[start:stop] for start, stop in itertools.pairwise(bounds)]
+    """Each photo's rows of probabilities, one per candidate. Each photo's candidates go through the model
+    as a batch of their own: a matrix product's rounding depends on how many rows it has, and a photo's
+    answer must not depend on which other photos share the call."""
+    return [inference.probabilities(model, frames_of(candidates(found))) if candidates(found) else np.zeros((0, 10))
+            for found in photos]
 
 
 def read_photos(model, photos: list[tuple[str, Found]], runners_up: int = 2) -> list[Answer]:
-    """Read the digits found in every photo, (name, found) each: every candidate classified in one
+    """Read the digits found in every photo, (name, found) each: each photo's candidates classified in one
     batch, the joins chosen (chosen_indices), one answer per photo."""
     answers = []
     for (path, found), rows in zip(photos, classify_candidates(model, [found for _, found in photos]), strict=True):

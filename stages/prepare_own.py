@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_dvc import params
-from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.errors import UserError, one_line, printable, run_main
 from mnist_dvc.files import save_npz
 from mnist_dvc.own import OWN, empty_set, holdout_mask, labelled_samples
 from mnist_dvc.paths import OWN_HOLDOUT_SET, OWN_TRAIN_SET
@@ -34,10 +34,10 @@ def read_samples(samples: list[tuple[Path, int]]) -> dict[str, np.ndarray]:
         try:
             found = read_photo(path, str(path)).digits
         except UserError as error:
-            print(f"warning: skipped: {error}", file=sys.stderr)
+            print(f"warning: skipped: {one_line(printable(str(error)))}", file=sys.stderr)
             continue
         if len(found) != 1:
-            print(f"warning: skipped: {path}: {len(found)} digits found, expected one", file=sys.stderr)
+            print(f"warning: skipped: {printable(str(path))}: {len(found)} digits found, expected one", file=sys.stderr)
             continue
         frames.append(found[0].frame)
         labels.append(digit)

@@ -59,9 +59,9 @@ def test_a_missing_folder_has_no_samples(tmp_path):
 
 
 def test_a_sample_is_named_by_its_content_and_never_stored_twice(tmp_path):
-    path, saved = own.save_sample(tmp_path, 7, png(1))
+    path, saved, _ = own.save_sample(tmp_path, 7, png(1))
     assert saved and path.parent == tmp_path / "7" and len(path.stem) == 64 and path.read_bytes() == png(1)
-    assert own.save_sample(tmp_path, 7, png(1)) == (path, False)
+    assert own.save_sample(tmp_path, 7, png(1)) == (path, False, None)
     assert own.save_sample(tmp_path, 7, png(2))[1]
     assert sorted(p.name for p in (tmp_path / "7").iterdir()) == sorted(
         own.sample_path(tmp_path, 7, data).name for data in (png(1), png(2)))

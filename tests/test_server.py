@@ -16,21 +16,23 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from mnist_dvc import server
 from mnist_dvc.errors import UserError
 from mnist_dvc.files import file_digest
 from mnist_dvc.inference import load_model
 from mnist_dvc.photo import read_photo
 from mnist_dvc.reading import read_photos
+from mnist_dvc.server import answers, serve, uploads
+from mnist_dvc.server import app as server_app
 from tests.helpers.strokes import draw, png_bytes
 
 PREDICT_KEYS = {"path", "number", "digit", "probability", "runners_up", "digits"}
 DIGIT_KEYS = {"digit", "probability", "runners_up", "box", "line"}
+BASE = "http://127.0.0.1:8000"  # the address `make serve` listens on, which the app answers to
 
 
 @pytest.fixture(scope="module")
 def client(stroke_model):
-    with TestClient(server.create_app(stroke_model)) as test_client:
+    with TestClient(server_app.create_app(stroke_model), base_url=BASE) as test_client:
         yield test_client
 
 
@@ -52,7 +54,7 @@ def test_the_page_and_its_files_are_served_with_nothing_from_elsewhere(client):
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for name in ("app.js", "style.css"):
         assert client.get(f"/{name}").status_code == 200
-    for path in server.WEB.iterdir():
+    for path in server_app.WEB.iterdir():
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}", path.read_text()), f"{path.name} refers elsewhere"
 
 
@@ -76,7 +78,7 @@ def test_a_drawn_number_is_read_with_predicts_answer_plus_what_the_page_shows(cl
 
     for digit, read in zip(body["digits"], expected.digits, strict=True):
         assert set(digit) == DIGIT_KEYS | {"probabilities", "input"}
-        assert len(digit["runners_up"]) == server.RUNNERS_UP
+        assert len(digit["runners_up"]) == answers.RUNNERS_UP
         assert len(digit["probabilities"]) == 10 and sum(digit["probabilities"]) == pytest.approx(1, abs=1e-4)
         assert int(np.argmax(digit["probabilities"])) == digit["digit"]
         assert digit["probabilities"][digit["digit"]] == digit["probability"]
@@ -95,7 +97,7 @@ def test_one_digit_gives_the_digit_and_its_runners_up(client):
 
 def test_a_file_that_is_not_an_image_is_refused_and_the_server_goes_on(client):
     error = one_line_error(post(client, b"not an image at all", "notes.png"), 422)
-    assert error.startswith("notes.png: not a readable image")
+    assert error.startswith("notes.png: not an image in a format read here")
     assert post(client, png_bytes(draw("1", 200, 160))).status_code == 200
 
 
@@ -110,7 +112,7 @@ def test_an_image_over_the_pixel_limit_is_refused_before_it_is_decoded(client):
 
 
 def test_an_upload_over_20_mb_is_refused(client):
-    big = b"\0" * (server.MAX_UPLOAD_BYTES + 1)
+    big = b"\0" * (uploads.MAX_UPLOAD_BYTES + 1)
     assert "20 MB" in one_line_error(post(client, big), 413)
 
 
@@ -122,7 +124,7 @@ def test_an_upload_over_20_mb_without_a_length_is_cut_off_while_it_streams(clien
 
     def body():
         yield head
-        for _ in range(server.MAX_UPLOAD_BYTES // (1 << 20) + 2):
+        for _ in range(uploads.MAX_UPLOAD_BYTES // (1 << 20) + 2):
             sent.append(1 << 20)
             yield b"\0" * (1 << 20)
         yield f"\r\n--{boundary}--\r\n".encode()
@@ -162,16 +164,16 @@ def test_an_upload_is_never_written_to_disk(client, monkeypatch):
 
 
 def test_the_upload_name_keeps_no_folders_and_no_control_characters():
-    assert server.upload_name(b"../../etc/passwd") == "passwd"
-    assert server.upload_name(b"C:\\photos\\seven.jpg") == "seven.jpg"
-    assert server.upload_name(b"a\nb\x00.png") == "ab.png"
-    assert server.upload_name(None) == "image"
+    assert uploads.upload_name(b"../../etc/passwd") == "passwd"
+    assert uploads.upload_name(b"C:\\photos\\seven.jpg") == "seven.jpg"
+    assert uploads.upload_name(b"a\nb\x00.png") == "ab.png"
+    assert uploads.upload_name(None) == "image"
 
 
 def test_without_a_model_the_page_still_loads_the_api_answers_503_and_the_model_is_taken_when_it_appears(
         tmp_path, stroke_model):
     missing = tmp_path / "models" / "model.keras"
-    with TestClient(server.create_app(missing)) as no_model:
+    with TestClient(server_app.create_app(missing), base_url=BASE) as no_model:
         assert no_model.get("/").status_code == 200
         health = no_model.get("/api/health").json()
         assert health["model_loaded"] is False and "model file not found" in health["error"]
@@ -191,19 +193,19 @@ def test_a_port_in_use_is_one_clear_error():
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         with pytest.raises(UserError, match=rf"cannot listen on 127.0.0.1:{port}: .*PORT="):
-            server.listen("127.0.0.1", port)
+            serve.listen("127.0.0.1", port)
 
 
 def test_the_address_printed_is_the_one_listened_on():
-    with server.listen("127.0.0.1", 0) as sock:
-        assert server.address(sock) == f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with serve.listen("127.0.0.1", 0) as sock:
+        assert serve.address(sock) == f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 # --- "this should be a …": labelled samples ---------------------------------------------------------
 
 @pytest.fixture
 def labelling(stroke_model, tmp_path):
-    with TestClient(server.create_app(stroke_model, own=tmp_path / "own")) as test_client:
+    with TestClient(server_app.create_app(stroke_model, own=tmp_path / "own"), base_url=BASE) as test_client:
         yield test_client, tmp_path / "own"
 
 
@@ -217,7 +219,7 @@ def test_a_labelled_drawing_is_kept_once_under_its_content_hash_and_counted(labe
     data = png_bytes(draw("7", 256, 128))
     first = keep(client, data, "7").json()
     path = own / "7" / f"{hashlib.sha256(data).hexdigest()}.png"
-    assert first == {"saved": True, "path": path.as_posix(), "digit": 7,
+    assert first == {"saved": True, "path": path.as_posix(), "digit": 7, "relabelled_from": None,
                      "counts": {str(d): int(d == 7) for d in range(10)}}
     assert path.read_bytes() == data
     assert keep(client, data, "7").json()["saved"] is False  # the same drawing again: nothing new

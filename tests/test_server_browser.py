@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import functools
+import http.server
 import itertools
 import os
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -12,7 +17,7 @@ from PIL import Image, ImageFilter
 
 from tests.conftest import REPO
 from tests.helpers.live import running_server
-from tests.helpers.strokes import draw
+from tests.helpers.strokes import draw, png_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +122,51 @@ def test_without_a_model_the_page_says_to_run_make_repro(browser, tmp_path):
         browser.get(address + "/")
         wait_for(browser, lambda: "make repro" in text_of(browser, "#notice"), "the notice")
         assert text_of(browser, "#model-status") == "No model loaded"
+
+
+# A page that posts a drawn 7 labelled "2" to the app, as any site the user visits could try.
+POST_A_SAMPLE = """<!doctype html><title>posting</title><script>
+const bytes = Uint8Array.from(atob("%(png)s"), c => c.charCodeAt(0));
+const form = new FormData();
+form.append("image", new Blob([bytes], {type: "image/png"}), "seven.png");
+form.append("digit", "2");
+fetch("%(app)s/api/samples", {method: "POST", body: form, mode: "%(mode)s"})
+  .then(r => { document.title = "sent " + r.status; }, e => { document.title = "sent, unreadable"; });
+</script>"""
+
+
+@contextlib.contextmanager
+def page_server(folder) -> str:
+    """A plain static server for `folder` on a free port of 127.0.0.1: another origin than the app's."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        finally:
+            httpd.shutdown()
+
+
+def test_a_page_on_another_port_cannot_write_a_sample_and_the_apps_own_page_can(browser, reading_model, tmp_path):
+    png = base64.b64encode(png_bytes(draw("7", 256, 128))).decode("ascii")
+    own = tmp_path / "server" / "own"
+    (tmp_path / "server").mkdir()
+    with running_server(reading_model, tmp_path / "server" / "stderr.log") as app, page_server(tmp_path) as other:
+        for mode in ("no-cors", "cors"):
+            (tmp_path / f"{mode}.html").write_text(POST_A_SAMPLE % {"png": png, "app": app, "mode": mode})
+            browser.get(f"{other}/{mode}.html")
+            wait_for(browser, lambda: browser.title.startswith("sent"), f"the other page's {mode} post")
+        assert not own.exists() or not list(own.rglob("*.png")), "a page on another origin wrote a sample"
+
+        browser.get(app + "/")
+        status = browser.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
+            const form = new FormData();
+            form.append("image", new Blob([bytes], {type: "image/png"}), "seven.png");
+            form.append("digit", "7");
+            fetch("api/samples", {method: "POST", body: form}).then(r => done(r.status), e => done(String(e)));
+        """, png)
+        assert status == 200
+        assert [path.parent.name for path in own.rglob("*.png")] == ["7"]

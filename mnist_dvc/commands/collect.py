@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_dvc.commands import Parser
-from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.errors import UserError, printable, run_main
 from mnist_dvc.own import OWN, save_sample
 from mnist_dvc.photo import Digit, Photo, read_photo
 
@@ -101,15 +101,15 @@ def main(argv: list[str] | None = None) -> None:
     labelled = match_labels(str(args.sheet), photo.digits, args.labels, args.repeat)
     crops = [(label, crop(photo, digit)) for digit, label in labelled]
     if args.dry_run:
-        print(f"{args.sheet}: {len(crops)} digits match {args.labels}; nothing saved (--dry-run)")
+        print(f"{printable(str(args.sheet))}: {len(crops)} digits match {args.labels}; nothing saved (--dry-run)")
         return
     new: Counter[int] = Counter()
     for label, data in crops:
-        _, saved = save_sample(args.into, label, data)
-        new[label] += saved
+        new[label] += save_sample(args.into, label, data).new
     already = len(crops) - sum(new.values())
     per_digit = ", ".join(f"{digit}: {new[digit]}" for digit in sorted(new) if new[digit])
-    print(f"{args.sheet}: saved {sum(new.values())} new samples into {args.into}/<digit>/"
+    sheet, into = printable(str(args.sheet)), printable(str(args.into))
+    print(f"{sheet}: saved {sum(new.values())} new samples into {into}/<digit>/"
           + (f" ({per_digit})" if per_digit else "")
           + (f"; {already} already there" if already else ""))
     if sum(new.values()):

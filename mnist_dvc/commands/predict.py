@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from PIL import Image
 
 from mnist_dvc.commands import Parser
-from mnist_dvc.errors import UserError, run_main
+from mnist_dvc.errors import UserError, one_line, printable, run_main
 from mnist_dvc.files import atomic_path, csv_text, write_text_atomic
 from mnist_dvc.inference import load_model
 from mnist_dvc.paths import MODEL
@@ -41,6 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--show-input", type=Path, metavar="DIR",
                         help="write the 28x28 image(s) the model saw and the photo with the digit boxes")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="also write path,number,digit,probability rows")
+    parser.add_argument("--skip-unreadable", dest="unreadable", action="store_const", const="warning: skipped",
+                        default="error", help="a file that cannot be read as digits is a warning, not an error "
+                                              "(the exit status stays 0): for folders that may hold anything")
     parser.add_argument("--runners-up", type=runners_up_count, default=2, metavar="N",
                         help="how many runners-up per digit, 0..9 (default 2)")
     return parser.parse_args(argv)
@@ -68,14 +72,15 @@ def check_folder(folder: Path, option: str) -> None:
 
 
 def collect_images(paths: list[str]) -> tuple[list[Path], list[str]]:
-    """Image files named or found in named folders (sorted), and an error line for each bad path."""
+    """Image files named or found in named folders (sorted), and an error line for each bad path. A named
+    path that is not a regular file (a FIFO, a device) is kept, for the photo reader to refuse unread."""
     images, errors = [], []
     for name in paths:
         path = Path(name)
         try:
             if path.is_dir():
                 images += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            elif path.is_file():
+            elif path.exists():
                 images.append(path)
             elif path.is_symlink():
                 errors.append(f"{path}: a broken or looping symbolic link")
@@ -115,32 +120,53 @@ def show_input(folder: Path, stem: str, photo: Photo, answer: Answer) -> None:
     save_png(folder / f"{stem}-boxes.png", draw_boxes(photo, [(d.box, str(d.digit)) for d in digits]))
 
 
+class Output:
+    """Standard output that a reader may close early (`predict ... | head -1`): then nothing more is printed,
+    without a traceback, while the rest of the work (a CSV, pictures) still gets done."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def print(self, line: str) -> None:
+        if self.closed:
+            return
+        try:
+            print(line, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            # Python flushes stdout again at exit; pointing it at /dev/null keeps that quiet too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def predict(args: argparse.Namespace) -> int:
+    """Read each photo, print its answer and drop it before the next (memory stays that of one photo);
+    error lines for the files that cannot be read come last. The exit status: 1 if any could not be read."""
     check_output_paths(args)
     images, errors = collect_images(args.paths)
     if not images and not errors:
-        print(f"no images found in {', '.join(args.paths)}", file=sys.stderr)
-    photos = []
+        print(f"no images found in {printable(', '.join(args.paths))}", file=sys.stderr)
+    output, model = Output(), None
+    answers: list[Answer] = []
+    taken: set[str] = set()
     for path in images:
+        if output.closed and not (args.csv or args.show_input):
+            break  # nobody reads the answers and nothing else is asked for
         try:
-            photos.append((str(path), read_photo(path, str(path))))
+            photo = read_photo(path, str(path))
         except UserError as error:
             errors.append(str(error))
-
-    answers: list[Answer] = []
-    if photos:
-        answers = read_photos(load_model(args.model), [(name, photo.found) for name, photo in photos],
-                              args.runners_up)
-    taken: set[str] = set()
-    for (name, photo), answer in zip(photos, answers, strict=True):
-        print(json.dumps(answer.as_dict()) if args.json else answer.as_line())
+            continue
+        model = model or load_model(args.model)
+        answer = read_photos(model, [(str(path), photo.found)], args.runners_up)[0]
+        output.print(json.dumps(answer.as_dict()) if args.json else printable(answer.as_line()))
         if args.show_input:
-            show_input(args.show_input, unique_stem(Path(name), taken), photo, answer)
+            show_input(args.show_input, unique_stem(path, taken), photo, answer)
+        answers.append(answer)  # its digits' 28x28 frames only, for the CSV; the photo is dropped here
     if args.csv:
         write_text_atomic(args.csv, answers_csv(answers))
-    for line in errors:  # last, after anything TensorFlow logs while the model loads
-        print(f"error: {line}", file=sys.stderr)
-    return 1 if errors else 0
+    for line in errors:
+        print(f"{args.unreadable}: {one_line(printable(line))}", file=sys.stderr)
+    return 1 if errors and args.unreadable == "error" else 0
 
 
 def main(argv: list[str] | None = None) -> None:

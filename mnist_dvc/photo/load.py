@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -15,16 +17,52 @@ from mnist_dvc.photo.types import Box
 MAX_PIXELS = 40_000_000  # a 40-megapixel photo; larger is refused before it is decoded
 WORKING_SIDE = 800  # photos are read at most this large (longer side): plenty for digits, and fast
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# The only formats any reader decodes (what phones and scanners make). Pillow is told to try these
+# decoders alone, so a file in any other format (EPS, whose decoder runs Ghostscript, PDF, SVG, ICO, ...)
+# is refused from its first bytes before any decoder or program runs.
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+ALLOWED_NAMES = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+# What a refused file is, by its first bytes, for the message.
+REFUSED_MAGIC = {b"%!PS": "a PostScript or EPS file", b"\xc5\xd0\xd3\xc6": "an EPS file", b"%PDF": "a PDF file",
+                 b"<svg": "an SVG file", b"<?xml": "an XML or SVG file", b"\0\0\1\0": "an ICO file",
+                 b"\0\0\2\0": "a CUR file", b"\x00\x00\x00\x0cjP": "a JPEG 2000 file", b"8BPS": "a Photoshop file"}
+MAX_FILE_BYTES = 300 * 1024 * 1024  # an uncompressed 40-megapixel TIFF is 120 MB; nothing larger is read
+FILE_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+              stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
 
 
 def file_bytes(source: str | Path | bytes, name: str) -> bytes:
-    """The file's bytes, from its path or as given; `name` is how errors refer to it."""
+    """The file's bytes, from its path or as given; `name` is how errors refer to it. Anything but a
+    regular file (a FIFO, /dev/zero, a folder) is refused without reading it, as is a file over
+    MAX_FILE_BYTES."""
     if isinstance(source, bytes | bytearray):
         return bytes(source)
     try:
-        return Path(source).read_bytes()
+        # O_NONBLOCK: opening a FIFO does not wait for a writer; the checks below read nothing.
+        descriptor = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as error:
         raise UserError(f"{name}: cannot read ({error.strerror or type(error).__name__})") from None
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_FILE_BYTES:
+        os.close(descriptor)
+        if status.st_size > MAX_FILE_BYTES:
+            raise UserError(f"{name}: {status.st_size:,} bytes is larger than an image may be "
+                            f"({MAX_FILE_BYTES // (1024 * 1024)} MB); it was not read")
+        kind = FILE_KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
+        raise UserError(f"{name}: is {kind}, not an image file; it was not read")
+    with os.fdopen(descriptor, "rb") as stream:
+        try:
+            return stream.read(MAX_FILE_BYTES + 1)[:MAX_FILE_BYTES]
+        except OSError as error:
+            raise UserError(f"{name}: cannot read ({error.strerror or type(error).__name__})") from None
+
+
+def refused_format(data: bytes, name: str) -> UserError:
+    """The error for a file none of ALLOWED_FORMATS' decoders recognises, naming what it is when known."""
+    head = data[:16].lstrip()
+    kind = next((kind for magic, kind in REFUSED_MAGIC.items() if head.startswith(magic)), None)
+    what = kind or "not an image in a format read here"
+    return UserError(f"{name}: {what}; only {ALLOWED_NAMES} images are read")
 
 
 def load_image(source: str | Path | bytes, name: str,
@@ -37,11 +75,16 @@ def load_image(source: str | Path | bytes, name: str,
     With `region` (in the upright original's pixels), only that part is read, at full resolution
     before the same reduction.
     """
-    stream = io.BytesIO(file_bytes(source, name))
+    data = file_bytes(source, name)
+    stream = io.BytesIO(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's warnings on odd metadata: the image still loads
-            with Image.open(stream) as image:
+            try:
+                opened = Image.open(stream, formats=ALLOWED_FORMATS)
+            except UnidentifiedImageError:
+                raise refused_format(data, name) from None
+            with opened as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise UserError(f"{name}: {image.width}x{image.height} pixels is larger than the "
                                     f"{MAX_PIXELS // 1_000_000}-megapixel limit; scale it down first")
