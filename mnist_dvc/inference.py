@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from mnist_dvc.errors import UserError, one_line
 from mnist_dvc.files import MAX_ARRAY_BYTES, check_file
-from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES
+from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES, NUM_OUTPUTS
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -167,11 +167,12 @@ Layer = Dense | Conv2D | MaxPooling2D | Reshape | Flatten
 
 @dataclass(frozen=True, eq=False)
 class Network:
-    """The layers of a loaded model in order, their arrays float32 and read-only, and how many images
-    go through them at a time."""
+    """The layers of a loaded model in order, their arrays float32 and read-only, how many images go
+    through them at a time, and how many outputs it gives (10 digits, or 11 with "not a digit")."""
 
     layers: tuple[Layer, ...]
     chunk_size: int
+    outputs: int = NUM_CLASSES
 
 
 # --- reading the archive --------------------------------------------------------------------------
@@ -340,9 +341,10 @@ def read_network(config: dict, weights: Weights, path: Path) -> Network:
         layer, shape, working = LAYER_READERS[kind](settings, shape, weights, group, where)
         layers.append(layer)
         largest = max(largest, working, math.prod(shape))
-    if shape != (NUM_CLASSES,):
-        raise UserError(f"{path}: the model gives outputs of shape {shape}, expected 10, one per digit")
-    return Network(tuple(layers), max(1, CHUNK_BYTES // (4 * largest)))
+    if shape not in ((NUM_CLASSES,), (NUM_OUTPUTS,)):
+        raise UserError(f"{path}: the model gives outputs of shape {shape}, expected 10, one per digit "
+                        "(or 11: the digits and 'not a digit')")
+    return Network(tuple(layers), max(1, CHUNK_BYTES // (4 * largest)), shape[0])
 
 
 def load_model(path: str | Path) -> Network:
@@ -378,18 +380,19 @@ def load_model(path: str | Path) -> Network:
 # --- the forward pass -----------------------------------------------------------------------------
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise probabilities from the model's 10 logits."""
+    """Row-wise probabilities from logits."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=1, keepdims=True)
 
 
 def logits(network: Network, images: np.ndarray) -> np.ndarray:
-    """The network's 10 outputs per image (float32), for images (n, 28, 28) scaled to 0..1."""
+    """The network's outputs per image (float32): one per digit, and "not a digit" when it has that
+    eleventh output; for images (n, 28, 28) scaled to 0..1."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"expected images of shape (n, 28, 28), got {images.shape}")
-    outputs = np.empty((len(images), NUM_CLASSES), np.float32)
+    outputs = np.empty((len(images), network.outputs), np.float32)
     for start in range(0, len(images), network.chunk_size):
         x = images[start:start + network.chunk_size]
         for layer in network.layers:

@@ -12,7 +12,11 @@ from mnist_dvc.errors import UserError
 from mnist_dvc.files import load_npz
 
 IMAGE_SIZE = 28
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # the digits 0-9
+# The network's outputs: the ten digits and an eleventh, "not a digit" (letters, marks, printed lines),
+# which is also the label of the frames that are not digits.
+NOT_A_DIGIT = NUM_CLASSES
+NUM_OUTPUTS = NUM_CLASSES + 1
 SPLITS = ("train", "test")
 
 

@@ -19,7 +19,7 @@ from tensorflow import keras
 
 from mnist_dvc import params
 from mnist_dvc.files import ZIP_EPOCH
-from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES, split_validation
+from mnist_dvc.mnist import IMAGE_SIZE, NUM_OUTPUTS, split_validation
 from mnist_dvc.own import training_copies
 
 # Several steps per call into the compiled graph: per-step Python dispatch dominates an epoch otherwise.
@@ -27,14 +27,21 @@ STEPS_PER_EXECUTION = 64
 
 
 def build_model(config: params.TrainParams) -> keras.Sequential:
-    """Flatten (784) → Dense(units, activation) [→ Dropout] for each hidden size → Dense(10) logits."""
-    layers: list[keras.layers.Layer] = [keras.Input((IMAGE_SIZE, IMAGE_SIZE)), keras.layers.Flatten()]
+    """The dense network: Flatten (784) → Dense(units, activation) [→ Dropout] for each hidden size → Dense(11)
+    logits, the ten digits and "not a digit". The conv network puts two small convolution and pooling
+    layers (16 and 32 filters of 3x3) before the same hidden Dense layers."""
+    layers: list[keras.layers.Layer] = [keras.Input((IMAGE_SIZE, IMAGE_SIZE))]
+    if config.architecture == "conv":
+        layers += [keras.layers.Reshape((IMAGE_SIZE, IMAGE_SIZE, 1)),
+                   keras.layers.Conv2D(16, 3, activation=config.activation), keras.layers.MaxPooling2D(2),
+                   keras.layers.Conv2D(32, 3, activation=config.activation), keras.layers.MaxPooling2D(2)]
+    layers.append(keras.layers.Flatten())
     for units in config.hidden_units:
         layers.append(keras.layers.Dense(units, activation=config.activation))
         if config.dropout > 0:
             layers.append(keras.layers.Dropout(config.dropout))
-    layers.append(keras.layers.Dense(NUM_CLASSES))
-    return keras.Sequential(layers, name="mnist_mlp")
+    layers.append(keras.layers.Dense(NUM_OUTPUTS))
+    return keras.Sequential(layers, name=f"mnist_{config.architecture}")
 
 
 def shift_images(images: tf.Tensor, max_shift: int, seed: tf.Tensor) -> tf.Tensor:
@@ -173,7 +180,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, config: params.TrainPar
     Shuffling indices and gathering whole batches is several times faster than shuffling single images.
     """
     images = tf.constant(images)
-    one_hot = tf.constant(np.eye(NUM_CLASSES, dtype=np.float32)[labels])
+    one_hot = tf.constant(np.eye(NUM_OUTPUTS, dtype=np.float32)[labels])
     indices = tf.data.Dataset.range(len(labels))
     if training:
         indices = indices.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
@@ -207,11 +214,12 @@ def make_optimizer(config: params.TrainParams, steps_per_epoch: int) -> keras.op
 
 def train(
     arrays: dict[str, np.ndarray], config: params.TrainParams, extra_callbacks: tuple = (),
-    own: tuple[np.ndarray, np.ndarray] | None = None,
+    own: tuple[np.ndarray, np.ndarray] | None = None, photo_frames: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[keras.Sequential, dict[str, list[float]], dict[str, float]]:
     """Fit on the training split, validating on the held-out part. `own` (images 0..1, labels), if given
     and not empty, is mixed into the training part: repeated and distorted to make up
-    `own_data_fraction` of it.
+    `own_data_fraction` of it; `photo_frames` (the photo path's frames of training photos, digits and
+    "not a digit") likewise make up `photo_frames_fraction` of it.
 
     Returns the model, its per-epoch history and its final validation loss and accuracy (the restored
     best weights' when early stopping restored them).
@@ -221,9 +229,10 @@ def train(
     train_idx, val_idx = split_validation(len(arrays["y_train"]), config.validation_fraction, config.seed)
     x, y = arrays["x_train"], arrays["y_train"]
     x_fit, y_fit = x[train_idx], y[train_idx]
-    if own is not None and len(own[1]):
-        x_own, y_own = training_copies(*own, len(train_idx), config.own_data_fraction, config.seed)
-        x_fit, y_fit = np.concatenate([x_fit, x_own]), np.concatenate([y_fit, y_own])
+    for extra, fraction in ((own, config.own_data_fraction), (photo_frames, config.photo_frames_fraction)):
+        if extra is not None and len(extra[1]):
+            x_extra, y_extra = training_copies(*extra, len(train_idx), fraction, config.seed)
+            x_fit, y_fit = np.concatenate([x_fit, x_extra]), np.concatenate([y_fit, y_extra])
     train_data = make_dataset(x_fit, y_fit, config, training=True)
     val_data = make_dataset(x[val_idx], y[val_idx], config, training=False)
 

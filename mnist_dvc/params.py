@@ -88,6 +88,8 @@ def _sane_network(hidden_units: tuple[int, ...]) -> bool:
 
 @dataclass(frozen=True)
 class TrainParams:
+    # dense: 784 → hidden Dense layers → 11; conv: two small convolution layers before them
+    architecture: str = _choice("dense", "conv")
     hidden_units: tuple[int, ...] = _spec(
         _sane_network,
         f"a list of 1..{MAX_LAYERS} layer sizes, each in 1..{MAX_UNITS}, "
@@ -113,6 +115,8 @@ class TrainParams:
         lambda value: 0 < value <= 0.5, "a fraction in (0, 0.5]: at least half the images are for training")
     seed: int = _spec(lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
     own_data_fraction: float = _spec(
+        lambda value: 0 <= value <= 0.5, "a fraction in [0, 0.5] of the training examples (0 = off)")
+    photo_frames_fraction: float = _spec(
         lambda value: 0 <= value <= 0.5, "a fraction in [0, 0.5] of the training examples (0 = off)")
 
 
@@ -161,6 +165,14 @@ class PhotoBenchmarkParams:
     blank_pages: int = _spec(_photo_count, PHOTO_COUNT)
 
 
+@dataclass(frozen=True)
+class PhotoFramesParams:
+    # photos rendered from the training digits and fonts, and from the validation ones (for calibration)
+    photos: int = _spec(lambda value: 10 <= value <= 100_000, "a whole number of photos in 10..100000")
+    validation_photos: int = _spec(lambda value: 10 <= value <= 100_000, "a whole number of photos in 10..100000")
+    seed: int = _spec(lambda value: 0 <= value < 2**31 - 1, "a whole number in 0..2147483646")
+
+
 NPM_PIN = re.compile(r"[a-z0-9][a-z0-9-]*@\d+\.\d+\.\d+ sha512-[A-Za-z0-9+/]{86}==")
 FAMILY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -190,7 +202,7 @@ class FontsParams:
 
 SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "own": OwnParams,
                              "evaluate": EvaluateParams, "photo_benchmark": PhotoBenchmarkParams,
-                             "fonts": FontsParams}
+                             "fonts": FontsParams, "photo_frames": PhotoFramesParams}
 
 Section = TypeVar("Section")
 

@@ -75,11 +75,7 @@ _reader = {}  # the model, loaded once in each process that reads
 
 
 def load_reader(path: Path = MODEL) -> None:
-    """Load the model into this process, TensorFlow on one thread (one process reads on each core)."""
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    """Load the model into this process (one process reads on each core)."""
     _reader["model"] = load_model(path)
 
 

@@ -1,4 +1,5 @@
-"""Stage 3, train: fit the Sequential 784 → hidden Dense layers → 10 network, write models/model.keras.
+"""Stage 3, train: fit the Sequential 784 → hidden Dense layers → 11 network (the ten digits and "not a
+digit"), write models/model.keras.
 
 Everything comes from params.yaml `train:`. A seeded `validation_fraction` of the 60,000 training
 images is held out for validation; the test images are never read here. With `own_data_fraction` > 0,
@@ -28,10 +29,10 @@ import numpy as np
 
 from mnist_dvc import params
 from mnist_dvc.errors import UserError, run_main
-from mnist_dvc.files import atomic_paths
-from mnist_dvc.mnist import NUM_CLASSES, load_mnist, scale_pixels
+from mnist_dvc.files import atomic_paths, load_npz
+from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, load_mnist, scale_pixels
 from mnist_dvc.own import load_set
-from mnist_dvc.paths import MODEL, OWN_TRAIN_SET, PREPARED_MNIST
+from mnist_dvc.paths import MODEL, OWN_TRAIN_SET, PHOTO_FRAMES, PREPARED_MNIST
 
 INPUT = PREPARED_MNIST
 LIVE_DIR = Path("reports/train")
@@ -59,10 +60,21 @@ def own_samples(config: params.TrainParams) -> tuple[np.ndarray, np.ndarray] | N
     return scale_pixels(own["x"]), own["y"]
 
 
+def photo_frames(config: params.TrainParams) -> tuple[np.ndarray, np.ndarray] | None:
+    """The photo path's training frames (scaled to 0..1) and their labels, or None when the param is off."""
+    if config.photo_frames_fraction == 0:
+        return None
+    frames = load_npz(PHOTO_FRAMES, ("x_train", "y_train"))
+    if frames["y_train"].size and int(frames["y_train"].max()) > NOT_A_DIGIT:
+        raise UserError(f"{PHOTO_FRAMES}: labels above {NOT_A_DIGIT}; run `dvc repro photo_frames`")
+    return scale_pixels(frames["x_train"]), frames["y_train"]
+
+
 def main() -> None:
     config = params.load("train")
     arrays = load_mnist(INPUT, normalized=True, splits=("train",))
     own = own_samples(config)
+    frames = photo_frames(config)
     # TensorFlow (and DVCLive, which opens the DVC repository) load only once the params and the data
     # have passed their checks.
     from dvclive.keras import DVCLiveCallback
@@ -72,7 +84,8 @@ def main() -> None:
     started = time.perf_counter()
     with open_live() as live:
         live.step = 1  # DVCLive counts steps from 0; the plots and `step` count epochs from 1
-        model, history, validation = network.train(arrays, config, (DVCLiveCallback(live=live),), own=own)
+        model, history, validation = network.train(arrays, config, (DVCLiveCallback(live=live),), own=own,
+                                                    photo_frames=frames)
         live.summary["eval"] = {"accuracy": float(validation["accuracy"]), "loss": float(validation["loss"])}
     seconds = time.perf_counter() - started
     val_loss, val_accuracy = float(validation["loss"]), float(validation["accuracy"])
