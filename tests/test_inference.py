@@ -78,7 +78,7 @@ def random_images(count: int = 300, seed: int = 1) -> np.ndarray:
 def assert_same_answers(path: Path, images: np.ndarray) -> None:
     expected = keras_probabilities(path, images)
     actual = inference.probabilities(inference.load_model(path), images)
-    assert actual.dtype == np.float64 and actual.shape == (len(images), 10)
+    assert actual.dtype == np.float64 and actual.shape == expected.shape
     np.testing.assert_allclose(actual, expected, rtol=0, atol=TOLERANCE)
     assert (actual.argmax(axis=1) == expected.argmax(axis=1)).all()
 
@@ -118,7 +118,7 @@ def test_chunks_one_image_and_no_image_give_the_same_rows(tmp_path):
     chunked = inference.logits(dataclasses.replace(loaded, chunk_size=7), images)
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-6)
     np.testing.assert_allclose(inference.logits(loaded, images[3:4]), whole[3:4], rtol=0, atol=1e-6)
-    assert inference.probabilities(loaded, images[:0]).shape == (0, 10)
+    assert inference.probabilities(loaded, images[:0]).shape == (0, loaded.outputs)
 
 
 def test_large_inputs_go_through_in_chunks(tmp_path):
@@ -250,7 +250,7 @@ def test_a_functional_model_is_refused(tmp_path):
 def test_outputs_that_are_not_finite_are_refused(tmp_path):
     model = dense_model(hidden_units=(8,))
     path = saved(model, tmp_path / "model.keras")
-    model.layers[-1].set_weights([np.full((8, 10), np.nan, np.float32), np.zeros(10, np.float32)])
+    model.layers[-1].set_weights([np.full((8, 11), np.nan, np.float32), np.zeros(11, np.float32)])
     network.write_model(model, path)
     with pytest.raises(UserError, match=r"outputs are not finite numbers \(NaN or infinity\): its training diverged"):
         inference.probabilities(inference.load_model(path), random_images(3))
@@ -264,7 +264,7 @@ def test_reading_digits_imports_neither_tensorflow_nor_keras(good_model):
         "from mnist_dvc import inference\n"
         f"loaded = inference.load_model({str(good_model)!r})\n"
         "rows = inference.probabilities(loaded, np.zeros((2, 28, 28), np.float32))\n"
-        "assert rows.shape == (2, 10), rows.shape\n"
+        "assert rows.shape == (2, 11), rows.shape\n"
         "heavy = sorted(name for name in sys.modules if name.split('.')[0] in ('tensorflow', 'keras'))\n"
         "assert not heavy, heavy[:5]\n"
     )

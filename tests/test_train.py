@@ -19,21 +19,29 @@ def train_params(**overrides) -> params.TrainParams:
     return section("train", **overrides)
 
 
-def test_the_default_network_is_784_128_128_10_with_ten_logits():
+def test_the_default_network_is_784_128_128_with_ten_digits_and_not_a_digit():
     model = network.build_model(train_params(hidden_units=(128, 128), dropout=0.0))
     dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
-    assert [layer.units for layer in dense] == [128, 128, 10]
+    assert [layer.units for layer in dense] == [128, 128, 11]
     assert [layer.get_config()["activation"] for layer in dense] == ["relu", "relu", "linear"]
     assert model.input_shape == (None, 28, 28)
-    assert model.output_shape == (None, 10)
-    assert model.count_params() == 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10
+    assert model.output_shape == (None, 11)
+    assert model.count_params() == 784 * 128 + 128 + 128 * 128 + 128 + 128 * 11 + 11
+
+
+def test_the_conv_architecture_is_small():
+    model = network.build_model(train_params(architecture="conv", hidden_units=(128,), dropout=0.0))
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[:5] == ["Reshape", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D"]
+    assert model.output_shape == (None, 11)
+    assert model.count_params() <= 200_000
 
 
 def test_layer_sizes_activation_and_dropout_come_from_params():
     model = network.build_model(train_params(hidden_units=(32, 16, 8), activation="tanh", dropout=0.3))
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
-    assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [32, 16, 8, 10]
+    assert [layer.units for layer in model.layers if hasattr(layer, "units")] == [32, 16, 8, 11]
     assert model.layers[1].get_config()["activation"] == "tanh"
     assert model.layers[2].rate == pytest.approx(0.3)
 
