@@ -235,10 +235,10 @@ def time_photo_reading(count: int = 200) -> dict:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from mnist_dvc.inference import load_model
+    from mnist_dvc.inference import load_reader
     from mnist_dvc.reading import read_photos
 
-    model = load_model(REPO / "models/model.keras")
+    model = load_reader(REPO / "models/model.keras")
     workers = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory() as folder:
         paths = photo_files(Path(folder), count)

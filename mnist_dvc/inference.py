@@ -410,3 +410,58 @@ def probabilities(network: Network, images: np.ndarray, temperature: float = 1.0
         raise UserError("the model's outputs are not finite numbers (NaN or infinity): its training diverged; "
                         "train it again with a smaller train.learning_rate")
     return softmax(values.astype(np.float64) / temperature)
+
+
+# --- calibrated reading ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Calibration:
+    """What the calibrate stage fitted on the validation split: the temperature that divides the logits
+    so that probabilities match how often the reader is right, and the probability from which a digit
+    counts as sure (params' calibrate.sure_probability)."""
+
+    temperature: float
+    sure_probability: float
+
+
+# A model with no calibration beside it (a model trained elsewhere, or before `dvc repro calibrate`):
+# the network's own probabilities, and every digit it reads counted sure.
+UNCALIBRATED = Calibration(1.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A loaded network and its calibration: what every command and stage that reads digits uses."""
+
+    network: Network
+    calibration: Calibration
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        return probabilities(self.network, images, self.calibration.temperature)
+
+
+def calibration_path(model_path: str | Path) -> Path:
+    """models/model.keras → models/model.calibration.json."""
+    path = Path(model_path)
+    return path.with_name(path.stem + ".calibration.json")
+
+
+def load_calibration(model_path: str | Path) -> Calibration:
+    """The calibration written beside the model, or UNCALIBRATED when there is none; UserError if damaged."""
+    path = calibration_path(model_path)
+    if not path.exists():
+        return UNCALIBRATED
+    try:
+        document = json.loads(check_file(path, "calibration file").read_text())
+        calibration = Calibration(float(document["temperature"]), float(document["sure_probability"]))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{path}: not a calibration file ({type(error).__name__}); run `dvc repro calibrate`") from None
+    if not (0 < calibration.temperature < 100 and 0 <= calibration.sure_probability <= 1):
+        raise UserError(f"{path}: temperature {calibration.temperature} or sure_probability "
+                        f"{calibration.sure_probability} out of range; run `dvc repro calibrate`")
+    return calibration
+
+
+def load_reader(model_path: str | Path) -> Reader:
+    """The model at `model_path` and the calibration beside it."""
+    return Reader(load_model(model_path), load_calibration(model_path))

@@ -173,6 +173,12 @@ class PhotoFramesParams:
     seed: int = _spec(lambda value: 0 <= value < 2**31 - 1, "a whole number in 0..2147483646")
 
 
+@dataclass(frozen=True)
+class CalibrateParams:
+    # a digit read with a (calibrated) probability under this is "not sure", shown with its runner-up
+    sure_probability: float = _spec(lambda value: 0 <= value <= 1, "a probability in [0, 1]")
+
+
 NPM_PIN = re.compile(r"[a-z0-9][a-z0-9-]*@\d+\.\d+\.\d+ sha512-[A-Za-z0-9+/]{86}==")
 FAMILY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -202,7 +208,8 @@ class FontsParams:
 
 SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "own": OwnParams,
                              "evaluate": EvaluateParams, "photo_benchmark": PhotoBenchmarkParams,
-                             "fonts": FontsParams, "photo_frames": PhotoFramesParams}
+                             "fonts": FontsParams, "photo_frames": PhotoFramesParams,
+                             "calibrate": CalibrateParams}
 
 Section = TypeVar("Section")
 

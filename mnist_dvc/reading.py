@@ -1,8 +1,13 @@
-"""What was read in a photo: the digits the model chose, with their probabilities and boxes.
+"""What was read in a photo: the digits the model chose, how sure it is of each, and where they are.
 
 The one shape of an answer, shared by `predict --json`, the web app's API and the stages that score
-photos: {"path", "number", "digit", "probability", "runners_up", "digits": [{"digit", "probability",
-"runners_up", "box", "line"}, ...]}. The model itself is passed in, so nothing here imports TensorFlow.
+photos: {"path", "status", "number", "digit", "probability", "runners_up", "digits": [{"digit",
+"probability", "sure", "runners_up", "box", "line"}, ...]}.
+- status: "read" (every digit sure), "unsure" (at least one digit under the calibrated sure_probability;
+  `number` still holds the best reading) or "no_digits" (nothing written, or only what is not a digit:
+  letters, marks, printed lines; `number` is "" and `digits` is []).
+- probability: calibrated (inference.Calibration), so that of the digits read at 90 %, about 90 % are right.
+The reader (network and calibration) is passed in, so nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,24 +16,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_dvc import inference
-from mnist_dvc.mnist import scale_pixels
+from mnist_dvc.inference import Reader
+from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, scale_pixels
 from mnist_dvc.photo import Box, Digit, Found
+
+READ, UNSURE, NO_DIGITS = "read", "unsure", "no_digits"
 
 
 @dataclass(frozen=True)
 class DigitAnswer:
     digit: int
     probability: float
+    sure: bool
     runners_up: list[tuple[int, float]]
     box: Box
     line: int
     frame: np.ndarray  # the 28x28 image the model read (not in the JSON)
 
     def as_dict(self) -> dict:
-        return {"digit": self.digit, "probability": round(self.probability, 6),
+        return {"digit": self.digit, "probability": round(self.probability, 6), "sure": self.sure,
                 "runners_up": [{"digit": d, "probability": round(p, 6)} for d, p in self.runners_up],
                 "box": list(self.box), "line": self.line}
+
+    def in_words(self) -> str:
+        """'7 (99.1%)', or 'not sure: 4 or 9? (4 55.0%, 9 40.0%)'."""
+        if self.sure:
+            return f"{self.digit} ({percent(self.probability)})"
+        candidates = [(self.digit, self.probability), *self.runners_up[:1]]
+        return (f"not sure: {' or '.join(str(d) for d, _ in candidates)}? "
+                f"({', '.join(f'{d} {percent(p)}' for d, p in candidates)})")
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,12 @@ class Answer:
         return " ".join(lines[line] for line in sorted(lines))
 
     @property
+    def status(self) -> str:
+        if not self.digits:
+            return NO_DIGITS
+        return READ if all(answer.sure for answer in self.digits) else UNSURE
+
+    @property
     def single(self) -> DigitAnswer | None:
         return self.digits[0] if len(self.digits) == 1 else None
 
@@ -52,6 +74,7 @@ class Answer:
         single = self.single
         return {
             "path": self.path,
+            "status": self.status,
             "number": self.number,
             "digit": single.digit if single else None,
             "probability": round(single.probability, 6) if single else None,
@@ -60,12 +83,18 @@ class Answer:
         }
 
     def as_line(self) -> str:
+        """The answer in words, on one line (the name as given: the caller escapes it for a terminal)."""
         single = self.single
-        if single:
+        if not self.digits:
+            return f"{self.path}: no digits found"
+        if single and single.sure:
             others = ", ".join(f"{d} ({percent(p)})" for d, p in single.runners_up)
-            return f"{self.path}: {single.digit} ({percent(single.probability)}); runners-up: {others}"
-        each = " ".join(f"{answer.digit} ({percent(answer.probability)})" for answer in self.digits)
-        return f"{self.path}: {self.number} ({len(self.digits)} digits: {each})"
+            return f"{self.path}: {single.in_words()}" + (f"; runners-up: {others}" if others else "")
+        if single:
+            return f"{self.path}: {single.in_words()}"
+        each = " ".join(answer.in_words() if answer.sure else f"[{answer.in_words()}]" for answer in self.digits)
+        unsure = "" if self.status == READ else ", not sure of every digit"
+        return f"{self.path}: {self.number}{unsure} ({len(self.digits)} digits: {each})"
 
 
 def percent(probability: float) -> str:
@@ -73,10 +102,17 @@ def percent(probability: float) -> str:
 
 
 def rank(probabilities: np.ndarray, runners_up: int) -> tuple[int, float, list[tuple[int, float]]]:
-    """The most probable digit, its probability, and the next `runners_up` digits with theirs."""
-    order = np.argsort(-probabilities, kind="stable")
-    return (int(order[0]), float(probabilities[order[0]]),
-            [(int(d), float(probabilities[d])) for d in order[1:1 + runners_up]])
+    """The most probable digit, its probability, and the next `runners_up` digits with theirs (the
+    digits only: "not a digit" is never a runner-up)."""
+    digits = probabilities[:NUM_CLASSES]
+    order = np.argsort(-digits, kind="stable")
+    return (int(order[0]), float(digits[order[0]]),
+            [(int(d), float(digits[d])) for d in order[1:1 + runners_up]])
+
+
+def is_a_digit(probabilities: np.ndarray) -> bool:
+    """Whether the model reads a frame as a digit rather than as "not a digit" (when it has that output)."""
+    return len(probabilities) <= NOT_A_DIGIT or int(np.argmax(probabilities)) != NOT_A_DIGIT
 
 
 def frames_of(digits: list[Digit]) -> np.ndarray:
@@ -84,12 +120,16 @@ def frames_of(digits: list[Digit]) -> np.ndarray:
     return scale_pixels(np.stack([digit.frame for digit in digits]))
 
 
-def answer(path: str, digits: list[Digit], probabilities: np.ndarray, runners_up: int = 2) -> Answer:
-    """An Answer from the digits found and one row of class probabilities per digit."""
+def answer(path: str, digits: list[Digit], probabilities: np.ndarray, sure_probability: float,
+           runners_up: int = 2) -> Answer:
+    """An Answer from the digits found and one row of class probabilities per digit; what the model reads
+    as not a digit is left out."""
     answers = []
     for digit, row in zip(digits, probabilities, strict=True):
-        best, probability, others = rank(row, runners_up)
-        answers.append(DigitAnswer(best, probability, others, digit.box, digit.line, digit.frame))
+        if is_a_digit(row):
+            best, probability, others = rank(row, runners_up)
+            answers.append(DigitAnswer(best, probability, probability >= sure_probability, others, digit.box,
+                                       digit.line, digit.frame))
     return Answer(path, answers)
 
 
@@ -106,7 +146,7 @@ def chosen_indices(found: Found, probabilities: np.ndarray) -> list[int]:
     digit unless the model is surer of each part apart (a wide 2 is not a 2 and a 1). The best joins are
     made first, each digit in one at most."""
     count = len(found.digits)
-    confidence = np.log(np.maximum(probabilities.max(axis=1), 1e-12))
+    confidence = np.log(np.maximum(probabilities[:, :NUM_CLASSES].max(axis=1), 1e-12))  # as some digit
     apart, joined = confidence[:count], confidence[count:]
     gains = [joined[k] - (min if join.split else max)(apart[join.first], apart[join.first + 1])
              for k, join in enumerate(found.joins)]
@@ -122,19 +162,20 @@ def chosen_indices(found: Found, probabilities: np.ndarray) -> list[int]:
     return chosen
 
 
-def classify_candidates(model, photos: list[Found]) -> list[np.ndarray]:
+def classify_candidates(reader: Reader, photos: list[Found]) -> list[np.ndarray]:
     """Each photo's rows of probabilities, one per candidate. Each photo's candidates go through the model
     as a batch of their own: a matrix product's rounding depends on how many rows it has, and a photo's
     answer must not depend on which other photos share the call."""
-    return [inference.probabilities(model, frames_of(candidates(found))) if candidates(found) else np.zeros((0, 10))
-            for found in photos]
+    return [reader.probabilities(frames_of(candidates(found))) if candidates(found)
+            else np.zeros((0, reader.network.outputs)) for found in photos]
 
 
-def read_photos(model, photos: list[tuple[str, Found]], runners_up: int = 2) -> list[Answer]:
+def read_photos(reader: Reader, photos: list[tuple[str, Found]], runners_up: int = 2) -> list[Answer]:
     """Read the digits found in every photo, (name, found) each: each photo's candidates classified in one
     batch, the joins chosen (chosen_indices), one answer per photo."""
     answers = []
-    for (path, found), rows in zip(photos, classify_candidates(model, [found for _, found in photos]), strict=True):
+    for (path, found), rows in zip(photos, classify_candidates(reader, [found for _, found in photos]), strict=True):
         chosen = chosen_indices(found, rows)
-        answers.append(answer(path, [candidates(found)[index] for index in chosen], rows[chosen], runners_up))
+        answers.append(answer(path, [candidates(found)[index] for index in chosen], rows[chosen],
+                              reader.calibration.sure_probability, runners_up))
     return answers

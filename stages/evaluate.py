@@ -23,10 +23,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mnist_dvc import inference, params
+from mnist_dvc import params
+from mnist_dvc.calibration import calibration_error, reliability_rows
 from mnist_dvc.errors import run_main
 from mnist_dvc.files import atomic_paths, csv_text
-from mnist_dvc.inference import load_model
+from mnist_dvc.inference import load_reader
 from mnist_dvc.mnist import NUM_CLASSES, load_mnist
 from mnist_dvc.paths import MODEL, PREPARED_MNIST
 
@@ -38,8 +39,9 @@ PER_CLASS_COLUMNS = ("digit", "support", "tp", "fn", "fp", "precision", "recall"
 PER_CLASS = Path("reports/per_class.md")
 CONFUSION_PNG = Path("reports/confusion_matrix.png")
 MISCLASSIFIED_PNG = Path("reports/misclassified.png")
+RELIABILITY = Path("reports/reliability.csv")
 # written together, all or none
-OUTPUTS = (METRICS, PREDICTIONS, PER_CLASS_CSV, PER_CLASS, CONFUSION_PNG, MISCLASSIFIED_PNG)
+OUTPUTS = (METRICS, PREDICTIONS, PER_CLASS_CSV, PER_CLASS, CONFUSION_PNG, MISCLASSIFIED_PNG, RELIABILITY)
 DIGITS = list(range(NUM_CLASSES))
 
 
@@ -69,11 +71,12 @@ def per_class_figures(confusion: np.ndarray) -> list[dict[str, float]]:
     return figures
 
 
-def metrics_document(loss: float, accuracy: float, figures: list[dict[str, float]]) -> dict:
+def metrics_document(loss: float, accuracy: float, figures: list[dict[str, float]], ece: float | None) -> dict:
     return {
         "test_loss": round(loss, 6),
         "test_accuracy": round(accuracy, 6),
         "macro_f1": round(float(np.mean([row["f1"] for row in figures])), 6),
+        "test_ece": ece,
     }
 
 
@@ -152,19 +155,23 @@ def plot_mistakes(images: np.ndarray, probabilities: np.ndarray, actual: np.ndar
 def main() -> None:
     config = params.load("evaluate")
     arrays = load_mnist(DATA, normalized=True, splits=("test",))
-    model = load_model(MODEL)
+    reader = load_reader(MODEL)
     images, actual = arrays["x_test"], arrays["y_test"].astype(np.int64)
-    probabilities = inference.probabilities(model, images)
+    outputs = reader.probabilities(images)  # calibrated; "not a digit" the eleventh, when the model has it
+    probabilities = outputs[:, :NUM_CLASSES]  # the best digit is read, as the photo reader reads it
     predicted = probabilities.argmax(axis=1)
+    confidences, hits = probabilities.max(axis=1).tolist(), (predicted == actual).tolist()
 
     confusion = confusion_matrix(actual, predicted)
     figures = per_class_figures(confusion)
     accuracy = float(np.trace(confusion) / confusion.sum())
-    metrics = metrics_document(cross_entropy(probabilities, actual), accuracy, figures)
+    metrics = metrics_document(cross_entropy(outputs, actual), accuracy, figures, calibration_error(confidences, hits))
 
     mistakes = most_confident_mistakes(probabilities, actual, config.misclassified_count)
     with atomic_paths(*OUTPUTS) as (metrics_tmp, predictions_tmp, per_class_csv_tmp, per_class_tmp, confusion_tmp,
-                                     mistakes_tmp):
+                                     mistakes_tmp, reliability_tmp):
+        reliability_tmp.write_text(csv_text(("confidence", "accuracy", "images"),
+                                            reliability_rows(confidences, hits)))
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
         predictions_tmp.write_text(csv_text(("actual", "predicted"), zip(actual.tolist(), predicted.tolist(),
                                                                           strict=True)))
@@ -174,7 +181,7 @@ def main() -> None:
         save_figure(plot_mistakes(images, probabilities, actual, mistakes), mistakes_tmp)
 
     print(f"evaluate: test accuracy {accuracy:.4f}, loss {metrics['test_loss']:.4f}, "
-          f"macro F1 {metrics['macro_f1']:.4f}")
+          f"macro F1 {metrics['macro_f1']:.4f}, calibration error {metrics['test_ece']}")
     for row in figures:
         print(describe_class(row))
 

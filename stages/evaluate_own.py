@@ -17,7 +17,7 @@ import numpy as np
 from mnist_dvc.errors import run_main
 from mnist_dvc.files import write_text_atomic
 from mnist_dvc.inference import load_model, probabilities
-from mnist_dvc.mnist import scale_pixels
+from mnist_dvc.mnist import NUM_CLASSES, scale_pixels
 from mnist_dvc.own import load_set
 from mnist_dvc.paths import MODEL, OWN_HOLDOUT_SET
 
@@ -51,7 +51,7 @@ def main() -> None:
     actual = arrays["y"].astype(np.int64)
     predicted = np.zeros(0, np.int64)
     if len(actual):
-        predicted = probabilities(load_model(MODEL), scale_pixels(arrays["x"])).argmax(axis=1)
+        predicted = probabilities(load_model(MODEL), scale_pixels(arrays["x"]))[:, :NUM_CLASSES].argmax(axis=1)
     metrics = metrics_document(actual, predicted)
     write_text_atomic(METRICS, json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(PREDICTIONS, predictions_csv(arrays["names"].tolist(), actual, predicted))

@@ -48,12 +48,12 @@ from mnist_dvc.benchmark.figures import (
     conditions_table,
     metrics_document,
     percent,
+    risk_coverage,
 )
 from mnist_dvc.benchmark.parts import PARTS, Job, plan
 from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import atomic_paths, csv_text, write_bytes_atomic
-from mnist_dvc.inference import load_model
-from mnist_dvc.mnist import load_mnist, scale_pixels, split_validation
+from mnist_dvc.mnist import NUM_CLASSES, load_mnist, scale_pixels, split_validation
 from mnist_dvc.paths import FONTS, MODEL, RAW_MNIST
 from mnist_dvc.render import Rendered, draw_conditions, render_glyphs
 from mnist_dvc.render.fonts import family_fonts
@@ -62,6 +62,7 @@ METRICS = Path("reports/photo_metrics.json")
 CONDITIONS_CSV = Path("reports/photo_conditions.csv")
 TABLE = Path("reports/photo_conditions.md")
 FAILURES_PNG = Path("reports/photo_failures.png")
+RISK_COVERAGE = Path("reports/risk_coverage.csv")
 
 
 # --- rendering and reading ---------------------------------------------------------------------------
@@ -74,14 +75,9 @@ def render(job: Job) -> Rendered:
 _reader = {}  # the model, loaded once in each process that reads
 
 
-def load_reader(path: Path = MODEL) -> None:
+def start_reader(path: Path = MODEL) -> None:
     """Load the model into this process (one process reads on each core)."""
-    _reader["model"] = load_model(path)
-
-
-def was_read(answer) -> bool:
-    """Whether the reader answered: for now, any digit found. A photo with no digit is scored on this."""
-    return bool(answer.digits)
+    _reader["model"] = inference.load_reader(path)
 
 
 def read(job: Job) -> tuple[Outcome, object]:
@@ -91,7 +87,7 @@ def read(job: Job) -> tuple[Outcome, object]:
     from mnist_dvc.reading import read_photos
 
     if "model" not in _reader:
-        load_reader()
+        start_reader()
     rendered = render(job)
     try:
         found = read_photo(rendered.data, job.name + rendered.suffix).found
@@ -99,7 +95,8 @@ def read(job: Job) -> tuple[Outcome, object]:
         found = Found([])
     answer = read_photos(_reader["model"], [(job.name, found)])[0]
     outcome = Outcome(job.name, job.part, job.kind, job.hand, job.truth, answer.number,
-                      tuple(d.digit for d in answer.digits), was_read(answer), rendered.conditions.labels())
+                      tuple(d.digit for d in answer.digits), answer.status,
+                      min((d.probability for d in answer.digits), default=0.0), rendered.conditions.labels())
     return outcome, answer
 
 
@@ -108,17 +105,17 @@ def read_all(jobs: list[Job]) -> list[tuple[Outcome, object]]:
     workers = max(1, min(len(os.sched_getaffinity(0)), len(jobs)))
     if workers == 1:
         return [read(job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=load_reader) as pool:
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=start_reader) as pool:
         return list(pool.map(read, jobs, chunksize=4))
 
 
-def mnist_accuracy(model, jobs: list[Job]) -> float | None:
-    """The model's accuracy on the plain part's single digits as MNIST gives them (28x28, no photo)."""
+def mnist_accuracy(reader, jobs: list[Job]) -> float | None:
+    """The model's accuracy (best digit) on the plain part's single digits as MNIST gives them (28x28, no photo)."""
     singles = [job for job in jobs if job.part == "plain" and job.kind == "single"]
     if not singles:
         return None
-    probabilities = inference.probabilities(model, scale_pixels(np.concatenate([job.digit_images for job in singles])))
-    return float(np.mean(probabilities.argmax(axis=1) == [int(job.truth) for job in singles]))
+    probabilities = reader.probabilities(scale_pixels(np.concatenate([job.digit_images for job in singles])))
+    return float(np.mean(probabilities[:, :NUM_CLASSES].argmax(axis=1) == [int(job.truth) for job in singles]))
 
 
 # --- the failures ------------------------------------------------------------------------------------
@@ -212,14 +209,16 @@ def main(argv: list[str] | None = None) -> None:
     config = params.load("photo_benchmark")
     images, labels = benchmark_digits(config)
     fonts = benchmark_fonts(config)
-    model = load_model(MODEL)  # the one message for a missing or damaged model, before the photos are made
+    model = inference.load_reader(MODEL)  # the one message for a missing or damaged model, before the photos are made
     jobs = plan(config, images, labels, fonts, split=0 if config.digits == "test" else 1)
     results = read_all(jobs)
     outcomes = [outcome for outcome, _ in results]
     metrics = metrics_document(outcomes)
     shown = first_failures(outcomes, config.failures_shown)
     sheet = contact_sheet([failure_tile(render(jobs[index]), results[index][1]) for index in shown])
-    with atomic_paths(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG) as (metrics_tmp, csv_tmp, table_tmp, png_tmp):
+    with atomic_paths(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG, RISK_COVERAGE) as (
+            metrics_tmp, csv_tmp, table_tmp, png_tmp, risk_tmp):
+        risk_tmp.write_text(csv_text(("least_probability", "coverage", "accuracy"), risk_coverage(outcomes)))
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
         csv_tmp.write_text(csv_text(CONDITION_COLUMNS, condition_rows(outcomes)))
         table_tmp.write_text(conditions_table(outcomes, mnist_accuracy(model, jobs)))
@@ -236,4 +235,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run_main(main, outputs=(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG))
+    run_main(main, outputs=(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG, RISK_COVERAGE))

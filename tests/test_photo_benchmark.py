@@ -36,7 +36,8 @@ PLAIN = {"pen": "felt", "ink": "black", "paper": "white", "light": "even", "blur
 
 def outcome(part: str, kind: str, truth: str, read: str, hand: str = "mnist", **conditions: str) -> Outcome:
     digits = tuple(int(d) for d in read.replace(" ", ""))
-    return Outcome(f"{part}-{kind}-{truth}", part, kind, hand, truth, read, digits, bool(digits),
+    status, confidence = ("read", 0.99) if digits else ("no_digits", 0.0)
+    return Outcome(f"{part}-{kind}-{truth}", part, kind, hand, truth, read, digits, status, confidence,
                    PLAIN | conditions)
 
 

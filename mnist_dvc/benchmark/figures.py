@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mnist_dvc.benchmark.parts import PARTS
+from mnist_dvc.calibration import calibration_error
 from mnist_dvc.render import ALL_CONDITIONS
 
 DIGIT_PARTS = ("plain", "notebook", "fonts", "small")
@@ -24,8 +25,14 @@ class Outcome:
     truth: str  # the digits written; lines separated by a space; "" when none
     read: str  # the number read; lines of writing separated by a space
     digits: tuple[int, ...]  # the digits read, in reading order
-    answered: bool  # the reader gave an answer (see stages/photo_benchmark.was_read)
+    status: str  # read, unsure or no_digits (mnist_dvc.reading)
+    confidence: float  # the least probability among the digits read; 0 when none
     conditions: dict[str, str]
+
+    @property
+    def answered(self) -> bool:
+        """Digits were read: of a photo with no digit on it, a mistake, be they sure or not."""
+        return self.status != "no_digits"
 
     @property
     def correct(self) -> bool:
@@ -77,11 +84,29 @@ def part(outcomes: list[Outcome], name: str, kinds: tuple[str, ...] | None = Non
     return [o for o in outcomes if o.part == name and (kinds is None or o.kind in kinds)]
 
 
+def digit_photos(outcomes: list[Outcome]) -> list[Outcome]:
+    """The photos of single digits and numbers (plain, notebook, fonts, small): those read by coverage."""
+    return [o for o in outcomes if o.part in DIGIT_PARTS and o.kind in ("single", "number")]
+
+
+def risk_coverage(outcomes: list[Outcome], points: int = 20) -> list[tuple[float, float, float]]:
+    """(least probability kept, coverage, accuracy among those kept) as the probability a photo's every
+    digit must reach rises: what answering fewer photos buys."""
+    photos = sorted(digit_photos(outcomes), key=lambda o: -o.confidence)
+    rows = []
+    for step in range(1, points + 1):
+        kept = photos[:max(1, round(len(photos) * step / points))]
+        rows.append((round(kept[-1].confidence, 4), round(len(kept) / len(photos), 4),
+                     rate(o.correct for o in kept)))
+    return rows if photos else []
+
+
 def metrics_document(outcomes: list[Outcome]) -> dict:
     """The headline figures, one per part (single digits read right, numbers read exactly, pages with
     every line read exactly, photos with no digit not read)."""
     by_part = {name: summary(part(outcomes, name)) for name in PARTS}
     non_digit = [o for o in part(outcomes, "non_digit") if o.kind != "blank"]
+    singles = [o for o in digit_photos(outcomes) if o.kind == "single"]
     return {
         "plain_single": by_part["plain"]["single_accuracy"],
         "plain_number": by_part["plain"]["number_exact"],
@@ -93,6 +118,10 @@ def metrics_document(outcomes: list[Outcome]) -> dict:
         "pages_exact": by_part["pages"]["pages_exact"],
         "non_digit_not_read": rate(not o.answered for o in non_digit),
         "blank_not_read": rate(not o.answered for o in part(outcomes, "non_digit", ("blank",))),
+        "coverage": rate(o.status == "read" for o in digit_photos(outcomes)),
+        "read_accuracy": rate(o.correct for o in digit_photos(outcomes) if o.status == "read"),
+        "ece": calibration_error([o.confidence for o in singles if o.answered],
+                                 [o.correct for o in singles if o.answered]),
     }
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 from mnist_dvc.commands import Parser
 from mnist_dvc.errors import UserError, one_line, printable, run_main
 from mnist_dvc.files import atomic_path, csv_text, write_text_atomic
-from mnist_dvc.inference import load_model
+from mnist_dvc.inference import load_reader
 from mnist_dvc.paths import MODEL
 from mnist_dvc.photo import IMAGE_SUFFIXES, Photo, draw_boxes, read_photo
 from mnist_dvc.reading import Answer, read_photos
@@ -156,7 +156,7 @@ def predict(args: argparse.Namespace) -> int:
         except UserError as error:
             errors.append(str(error))
             continue
-        model = model or load_model(args.model)
+        model = model or load_reader(args.model)
         answer = read_photos(model, [(str(path), photo.found)], args.runners_up)[0]
         output.print(json.dumps(answer.as_dict()) if args.json else printable(answer.as_line()))
         if args.show_input:

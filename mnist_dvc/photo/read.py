@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from mnist_dvc.errors import UserError
 from mnist_dvc.photo.frame import digit_frame
 from mnist_dvc.photo.ink import ink_mask
 from mnist_dvc.photo.light import ink_image
@@ -27,19 +25,20 @@ def read_photo(source: str | Path | bytes, name: str) -> Photo:
     part of the original around them, read at full resolution."""
     data = file_bytes(source, name)
     rgb, scale, size = load_image(data, name)
-    found = Found(*find_digits(rgb, name, scale, size))
-    region = closer_look(found.digits, size, scale)
+    found = Found(*find_digits(rgb, scale, size))
+    region = closer_look(found.digits, size, scale) if found.digits else None
     if region is not None:
         crop, crop_scale, crop_size = load_image(data, name, region)
-        with contextlib.suppress(UserError):  # nothing stood out in the closer look: keep the first
-            found = shifted(Found(*find_digits(crop, name, crop_scale, crop_size)), region[0], region[1])
+        closer = Found(*find_digits(crop, crop_scale, crop_size))
+        if closer.digits:  # nothing stood out in the closer look: keep the first
+            found = shifted(closer, region[0], region[1])
     return Photo(rgb, scale, found, size)
 
 
-def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0,
+def find_digits(rgb: np.ndarray, scale: float = 1.0,
                 size: tuple[int, int] | None = None) -> tuple[list[Digit], list[Join]]:
     """Every digit in an RGB photo, line by line, left to right, and the neighbours that may be the
-    pieces of one digit; UserError when there is no ink.
+    pieces of one digit; none for a blank page (a result, not an error).
 
     Boxes are given in pixels of an image `scale` times larger than `rgb` (the original photo's), and
     kept inside `size` (its width and height), which the rounding of a very narrow image can miss.
@@ -48,8 +47,6 @@ def find_digits(rgb: np.ndarray, name: str, scale: float = 1.0,
     ink, magnification = ink_image(rgb)
     mask = ink_mask(remove_printed_lines(ink), magnification)
     found = segment(mask) if mask.any() else []
-    if not found:
-        raise UserError(f"{name}: no ink found (blank or uniform image)")
 
     def framed(piece: Piece, ink: np.ndarray, line: int) -> Digit:
         return Digit(digit_frame(ink), original_box(piece, scale, size), line)

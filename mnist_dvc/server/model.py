@@ -10,7 +10,8 @@ from pathlib import Path
 
 from mnist_dvc.errors import UserError
 from mnist_dvc.files import file_digest
-from mnist_dvc.inference import Network, load_model
+from mnist_dvc.inference import Reader as ModelReader
+from mnist_dvc.inference import load_reader
 from mnist_dvc.photo import read_photo
 from mnist_dvc.reading import read_photos
 from mnist_dvc.server.answers import ApiError, answer_json
@@ -22,7 +23,7 @@ WORKERS = 2
 
 @dataclass
 class LoadedModel:
-    model: Network | None
+    model: ModelReader | None  # the network and its calibration
     md5: str | None
     error: str | None
     tried: tuple[int, int] | None = None  # the model file's (mtime, size) when it failed to load
@@ -40,7 +41,7 @@ def try_load(path: Path) -> LoadedModel:
     """The model at `path`, or why there is none (missing, damaged)."""
     version = file_version(path)
     try:
-        model = load_model(path)
+        model = load_reader(path)
     except UserError as error:
         return LoadedModel(None, None, str(error), version)
     return LoadedModel(model, file_digest(path, "md5"), None)
@@ -80,7 +81,7 @@ class Reader:
     def no_model(self) -> ApiError:
         return ApiError(503, f"no model yet ({self.loaded.error}): run `make repro` to train it, then reload the page")
 
-    def model(self) -> Network:
+    def model(self) -> ModelReader:
         """The model, loaded now if it has just appeared; ApiError 503 while there is none."""
         self.refresh()
         if self.loaded.model is None:
