@@ -105,6 +105,7 @@ def make_small_repo(destination: Path, arrays: dict[str, np.ndarray], train: dic
     params["fetch"].update({"local_path": str(local), "sources": ["local"]})
     params["train"].update(SMALL_TRAIN | (train or {}))
     params["photo_benchmark"].update(SMALL_PHOTO_BENCHMARK)
+    params["photo_frames"].update({"photos": 20, "validation_photos": 10})
     params["fonts"].update({"local_path": str(dejavu_fonts()), **LOCAL_FONTS})
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for args in (["git", "init", "-q"], ["git", "add", "-A"],

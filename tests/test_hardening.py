@@ -45,7 +45,7 @@ def workspace(tmp_path) -> Path:
     (tmp_path / "stages").symlink_to(REPO / "stages")
     (tmp_path / "mnist_dvc").symlink_to(REPO / "mnist_dvc")
     document = committed_params()
-    document["train"].update(SMALL_TRAIN)
+    document["train"].update(SMALL_TRAIN | {"photo_frames_fraction": 0.0})  # no photo frames made here
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     arrays = synthetic_mnist()
     save_npz(tmp_path / "data/raw/mnist.npz", arrays)
