@@ -25,7 +25,7 @@ from mnist_dvc.paths import MODEL
 from mnist_dvc.photo import IMAGE_SUFFIXES, Photo, draw_boxes, read_photo
 from mnist_dvc.reading import Answer, read_photos
 
-CSV_COLUMNS = ("path", "number", "digit", "probability")
+CSV_COLUMNS = ("path", "status", "number", "digit", "probability")
 
 
 def runners_up_count(text: str) -> int:
@@ -92,7 +92,8 @@ def collect_images(paths: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def answers_csv(answers: list[Answer]) -> str:
-    return csv_text(CSV_COLUMNS, ([answer.path, answer.number, answer.single.digit if answer.single else "",
+    return csv_text(CSV_COLUMNS, ([answer.path, answer.status, answer.number,
+                                   answer.single.digit if answer.single else "",
                                    f"{answer.single.probability:.6f}" if answer.single else ""]
                                   for answer in answers))
 
