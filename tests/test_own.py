@@ -158,9 +158,9 @@ def test_a_sheet_that_does_not_match_its_labels_saves_nothing(tmp_path, lines, l
     assert not (tmp_path / "own").exists()
 
 
-def test_a_blank_sheet_is_no_ink(tmp_path):
+def test_a_blank_sheet_saves_nothing(tmp_path):
     Image.new("RGB", (400, 300), (235, 232, 225)).save(tmp_path / "blank.png")
-    with pytest.raises(UserError, match="no ink found"):
+    with pytest.raises(UserError, match="no digits found"):
         collect.main([str(tmp_path / "blank.png"), "--labels", "0123", "--into", str(tmp_path / "own")])
     assert not (tmp_path / "own").exists()
 

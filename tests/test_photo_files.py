@@ -19,7 +19,7 @@ from PIL import Image
 
 from mnist_dvc.commands import predict
 from mnist_dvc.errors import UserError
-from mnist_dvc.inference import load_model
+from mnist_dvc.inference import load_reader
 from mnist_dvc.photo import load_image, read_photo
 from mnist_dvc.reading import read_photos
 from tests.conftest import REPO
@@ -159,7 +159,7 @@ def test_memory_while_reading_many_photos_stays_that_of_one(tmp_path, stroke_mod
 
 
 def test_a_photos_probabilities_do_not_depend_on_the_other_photos_in_the_call(stroke_model):
-    model = load_model(stroke_model)
+    model = load_reader(stroke_model)
     photos = [(number, read_photo(png_bytes(draw(number, 100 + 60 * len(number), 128)), number).found)
               for number in ("7", "71", "12345", "90")]
     alone = [read_photos(model, [photo])[0] for photo in photos]

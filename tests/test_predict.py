@@ -46,14 +46,17 @@ def test_bad_files_are_reported_and_the_good_ones_still_classified(tmp_path, tin
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "Traceback" not in result.stderr
-    assert sorted(line.split(":")[1].strip() for line in errors) == ["blank.png", "missing.jpg", "photos/notes.png"]
-    assert result.stderr.splitlines()[-3:] == errors, "the errors come last, after the model's loading"
+    assert sorted(line.split(":")[1].strip() for line in errors) == ["missing.jpg", "photos/notes.png"]
+    assert result.stderr.splitlines()[-2:] == errors, "the errors come last, after the model's loading"
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [row["path"] for row in rows] == ["photos/digit-0000.png", "photos/digit-0001.png"]
-    assert all(0 <= row["digit"] <= 9 and len(row["runners_up"]) == 2 for row in rows)
-    assert all(0 < row["probability"] <= 1 for row in rows)
+    assert [row["path"] for row in rows] == ["photos/digit-0000.png", "photos/digit-0001.png", "blank.png"]
+    assert all(0 <= row["digit"] <= 9 and len(row["runners_up"]) == 2 for row in rows[:2])
+    assert all(0 < row["probability"] <= 1 and row["status"] in ("read", "unsure") for row in rows[:2])
+    # a blank photo is a result, not an error
+    assert (rows[2]["status"], rows[2]["number"], rows[2]["digits"]) == ("no_digits", "", [])
     seen = sorted(p.name for p in (tmp_path / "seen").iterdir())
-    assert seen == ["digit-0000-boxes.png", "digit-0000.png", "digit-0001-boxes.png", "digit-0001.png"]
+    assert seen == ["blank-boxes.png", "digit-0000-boxes.png", "digit-0000.png", "digit-0001-boxes.png",
+                    "digit-0001.png"]
     assert Image.open(tmp_path / "seen" / "digit-0000.png").size == (28, 28)
 
 
@@ -92,7 +95,7 @@ def test_a_number_is_read_as_digits_with_boxes_in_json_text_and_pictures(tmp_pat
     result = command(tmp_path, "777.png", "--json", "--model", str(tiny_model), "--show-input", "seen")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert set(answer) >= {"path", "number", "digit", "probability", "digits"}
+    assert set(answer) >= {"path", "status", "number", "digit", "probability", "digits"}
     assert answer["digit"] is None and answer["probability"] is None
     assert len(answer["number"]) == 3 and len(answer["digits"]) == 3
     lefts = [digit["box"][0] for digit in answer["digits"]]
@@ -111,8 +114,8 @@ def test_csv_rows_survive_commas_quotes_and_newlines_in_paths(tmp_path, tiny_mod
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "out" / "rows.csv", newline="") as stream:
         rows = list(csv.reader(stream))
-    assert rows[0] == ["path", "number", "digit", "probability"]
-    assert rows[1][0] == name and rows[1][1] == rows[1][2]
+    assert rows[0] == ["path", "status", "number", "digit", "probability"]
+    assert rows[1][0] == name and rows[1][1] in ("read", "unsure") and rows[1][2] == rows[1][3]
 
 
 @pytest.mark.parametrize("args", [

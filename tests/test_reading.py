@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
-import pytest
 
 from mnist_dvc import inference
+from mnist_dvc.mnist import NOT_A_DIGIT, NUM_OUTPUTS
 from mnist_dvc.photo import Digit, Found, Join
 from mnist_dvc.reading import candidates, chosen_indices, classify_candidates, read_photos
 
 
 class Model:
-    """Reads the digit from each frame's first pixel and its logit (x10) from the second."""
+    """A stand-in reader: the class from each frame's first pixel (10: not a digit), its logit (x10) from
+    the second; digits under `sure` probability are unsure."""
 
-    def __call__(self, images, training=False):
+    network = SimpleNamespace(outputs=NUM_OUTPUTS)
+
+    def __init__(self, sure: float = 0.5):
+        self.calibration = inference.Calibration(1.0, sure)
+
+    def probabilities(self, images):
         pixels = np.round(np.asarray(images)[:, 0, :2] * 255)
-        return np.eye(10)[pixels[:, 0].astype(int) % 10] * pixels[:, 1:2] / 10
-
-
-@pytest.fixture(autouse=True)
-def model_reads_the_first_pixels(monkeypatch):
-    """The reader's probabilities come from Model instead of a trained network."""
-    monkeypatch.setattr(inference, "probabilities",
-                        lambda model, images: inference.softmax(np.asarray(model(images), dtype=np.float64)))
+        logits = np.eye(NUM_OUTPUTS)[pixels[:, 0].astype(int) % NUM_OUTPUTS] * pixels[:, 1:2] / 10
+        return inference.softmax(logits.astype(np.float64))
 
 
 def choose_digits(model: Model, photos: list[Found]) -> list[list[Digit]]:
@@ -73,3 +75,33 @@ def test_the_parts_of_one_piece_cut_in_two_stay_joined_unless_each_is_surer_apar
     assert choose_digits(Model(), [Found(sure_and_unsure, [whole])]) == [[whole.digit]]
     both_sure = [digit(1, 8.0, 0), digit(7, 8.0, 20)]
     assert choose_digits(Model(), [Found(both_sure, [Join(0, digit(4, 6.0), split=True)])]) == [both_sure]
+
+
+def test_a_sure_digit_is_read_and_an_unsure_one_says_so_with_its_runner_up():
+    sure, unsure = read_photos(Model(sure=0.9), [("a.png", Found([digit(7, 9.0)])), ("b.png", Found([digit(4, 0.5)]))])
+    assert (sure.status, sure.digits[0].sure, sure.number) == ("read", True, "7")
+    assert (unsure.status, unsure.digits[0].sure, unsure.number) == ("unsure", False, "4")
+    assert unsure.as_line().startswith("b.png: not sure: 4 or ")
+    assert unsure.as_dict()["digits"][0]["sure"] is False and unsure.as_dict()["status"] == "unsure"
+
+
+def test_one_unsure_digit_makes_the_number_unsure_and_it_still_holds_the_best_reading():
+    (answer,) = read_photos(Model(sure=0.9), [("n.png", Found([digit(2, 9.0, 0), digit(5, 0.5, 40)]))])
+    assert answer.status == "unsure" and answer.number == "25"
+    assert "not sure of every digit" in answer.as_line() and "[not sure: 5 or" in answer.as_line()
+
+
+def test_what_the_model_reads_as_not_a_digit_is_left_out_and_nothing_left_is_no_digits():
+    mark = digit(NOT_A_DIGIT, 9.0, 40)
+    (with_digit, only_marks, blank) = read_photos(Model(), [("a.png", Found([digit(3, 9.0, 0), mark])),
+                                                           ("b.png", Found([mark])), ("c.png", Found([]))])
+    assert with_digit.number == "3" and with_digit.status == "read"
+    for answer in (only_marks, blank):
+        assert (answer.status, answer.number, answer.digits) == ("no_digits", "", [])
+        assert answer.as_dict()["digits"] == [] and answer.as_line().endswith(": no digits found")
+
+
+def test_not_a_digit_is_never_a_runner_up():
+    (answer,) = read_photos(Model(), [("a.png", Found([digit(3, 2.0)]))], runners_up=9)
+    assert len(answer.digits[0].runners_up) == 9
+    assert all(d < NOT_A_DIGIT for d, _ in answer.digits[0].runners_up)

@@ -69,6 +69,8 @@ def lines_of(digits: list[Digit]) -> list[list[Digit]]:
 def match_labels(name: str, digits: list[Digit], labels: str, repeat: int | None) -> list[tuple[Digit, int]]:
     """Each digit found with its label, or UserError saying how the sheet differs from what was written."""
     lines = lines_of(digits)
+    if not lines:
+        raise UserError(f"{name}: no digits found (a blank sheet, or only marks that are not digits); nothing saved")
     counts = ", ".join(str(len(line)) for line in lines)
     if repeat is not None and len(lines) != repeat:
         raise UserError(f"{name}: found {len(lines)} line(s) of digits ({counts} digits), expected {repeat} lines "

@@ -2,11 +2,12 @@
 that what is left is the writing, and the strokes that cross a line keep what they add to it.
 
 A printed line is straight in the photo (a camera's perspective keeps lines straight), long (it crosses
-much of the page), thin, and one of several parallel ones. The Hough transform finds the long straight
-lines of faint-or-stronger ink; those that come with a parallel neighbour and have paper on both sides
-are the paper's. Each is then measured where it runs: at every distance from its centre, a running
-median along it (wider than any stroke that crosses it) is the line's own strength there, and only that
-is subtracted, so a pen stroke across the line stands out from it as much as from bare paper.
+most of the page), thin, fainter than writing, and one of several parallel ones. The Hough transform
+finds the long straight lines of faint-or-stronger ink; those that come with a parallel neighbour, have
+paper on both sides, are no darker than a printed line and run along most of the photo are the paper's.
+Each is then measured where it runs: its profile across is the median along the whole line, and how
+dark it runs at each point a running median (wider than any stroke that crosses it); only that is
+subtracted, so a pen stroke across the line stands out from it as much as from bare paper.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ MEDIAN_SPAN = 0.08
 # Where a stroke runs along a line (a 4's bar, a 2's base on the line), the running median is the stroke's:
 # the line's strength is never taken as more than this many times its median along the whole line.
 MAX_LOCAL = 1.5
+# A printed line is fainter than writing (light blue, grey): one absorbing more than this share of the
+# light is a pen's stroke (a long 1 on a drawing pad), however straight.
+MAX_STRENGTH = 0.6
+# And it runs along most of the photo, not only as far as a digit's stroke: it is there along at least
+# this share of its length in the photo.
+MIN_COVERAGE = 0.6
 # A line must have paper beside it: its strength this many pixels out is under this share of its own.
 SIDE_OFFSET = HALF_WIDTH + 3
 SIDE_SHARE = 0.5
@@ -135,10 +142,12 @@ def line_strength(ink: np.ndarray, line: Line, span: int) -> tuple[np.ndarray, n
     if not all(side.size for side in sides):
         return None  # along the photo's edge: the paper beside it is not in the photo
     side_level = max(float(np.median(side)) for side in sides)
-    if core_level <= 0 or side_level > SIDE_SHARE * core_level:
+    if not 0 < core_level <= MAX_STRENGTH or side_level > SIDE_SHARE * core_level:
         return None
     order = np.argsort(along[core], kind="stable")
     running = ndimage.median_filter(values[core][order], size=span, mode="nearest")
+    if (running >= core_level / 2).mean() < MIN_COVERAGE:
+        return None
     level = np.interp(along, along[core][order], running) / core_level
     strength = np.maximum(profile[index], 0) * np.clip(level, 0, MAX_LOCAL)
     kept = np.abs(distance) <= HALF_WIDTH
