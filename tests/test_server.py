@@ -18,15 +18,15 @@ from starlette.testclient import TestClient
 
 from mnist_dvc.errors import UserError
 from mnist_dvc.files import file_digest
-from mnist_dvc.inference import load_model
+from mnist_dvc.inference import calibration_path, load_reader
 from mnist_dvc.photo import read_photo
 from mnist_dvc.reading import read_photos
 from mnist_dvc.server import answers, serve, uploads
 from mnist_dvc.server import app as server_app
 from tests.helpers.strokes import draw, png_bytes
 
-PREDICT_KEYS = {"path", "number", "digit", "probability", "runners_up", "digits"}
-DIGIT_KEYS = {"digit", "probability", "runners_up", "box", "line"}
+PREDICT_KEYS = {"path", "status", "number", "digit", "probability", "runners_up", "digits"}
+DIGIT_KEYS = {"digit", "probability", "sure", "runners_up", "box", "line"}
 BASE = "http://127.0.0.1:8000"  # the address `make serve` listens on, which the app answers to
 
 
@@ -71,7 +71,7 @@ def test_a_drawn_number_is_read_with_predicts_answer_plus_what_the_page_shows(cl
     body = response.json()
     assert body["number"] == "71" and body["digit"] is None and body["size"] == [256, 128]
 
-    expected = read_photos(load_model(stroke_model), [("drawing.png", read_photo(data, "drawing.png").found)])[0]
+    expected = read_photos(load_reader(stroke_model), [("drawing.png", read_photo(data, "drawing.png").found)])[0]
     predict_fields = {key: body[key] for key in PREDICT_KEYS}
     predict_fields["digits"] = [{key: digit[key] for key in DIGIT_KEYS} for digit in body["digits"]]
     assert json.dumps(predict_fields, sort_keys=True) == json.dumps(expected.as_dict(), sort_keys=True)
@@ -101,9 +101,30 @@ def test_a_file_that_is_not_an_image_is_refused_and_the_server_goes_on(client):
     assert post(client, png_bytes(draw("1", 200, 160))).status_code == 200
 
 
-def test_an_image_with_no_ink_is_refused(client):
+def test_an_image_with_nothing_written_is_an_answer_with_no_digits(client):
     blank = png_bytes(Image.new("L", (256, 128), 255))
-    assert "no ink found" in one_line_error(post(client, blank), 422)
+    response = post(client, blank, "blank.png")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "no_digits" and body["number"] == "" and body["digits"] == []
+    assert body["digit"] is None and body["runners_up"] is None and body["size"] == [256, 128]
+
+
+def test_a_model_without_calibration_counts_every_digit_it_reads_sure(client):
+    body = post(client, png_bytes(draw("71", 256, 128))).json()
+    assert body["status"] == "read" and [digit["sure"] for digit in body["digits"]] == [True, True]
+
+
+def test_under_the_sure_probability_a_digit_is_unsure_and_still_read(stroke_model, tmp_path):
+    model = tmp_path / "model.keras"
+    shutil.copy(stroke_model, model)
+    # Nothing reaches a probability over 1.0: every digit is unsure.
+    calibration_path(model).write_text(json.dumps({"temperature": 1.0, "sure_probability": 1.0}))
+    with TestClient(server_app.create_app(model), base_url=BASE) as unsure_client:
+        body = post(unsure_client, png_bytes(draw("71", 256, 128))).json()
+    assert body["status"] == "unsure" and body["number"] == "71"
+    assert [digit["sure"] for digit in body["digits"]] == [False, False]
+    assert all(len(digit["runners_up"]) == answers.RUNNERS_UP for digit in body["digits"])
 
 
 def test_an_image_over_the_pixel_limit_is_refused_before_it_is_decoded(client):
@@ -239,7 +260,7 @@ def test_a_sample_must_be_one_digit_in_a_png_or_jpeg(labelling):
     client, own = labelling
     assert "2 digits found" in one_line_error(keep(client, png_bytes(draw("71", 256, 128)), "7"), 422)
     blank = png_bytes(Image.new("L", (256, 128), 255))
-    assert "no ink" in one_line_error(keep(client, blank, "3"), 422)
+    assert "no digit found" in one_line_error(keep(client, blank, "3"), 422)
     buffer = io.BytesIO()
     draw("7", 256, 128).save(buffer, format="BMP")
     assert "PNG or JPEG" in one_line_error(keep(client, buffer.getvalue(), "7", "seven.bmp"), 422)

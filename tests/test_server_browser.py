@@ -1,4 +1,5 @@
-"""The web app in a real browser: draw a 7 and a 1 with pointer moves, read "71"; read a photo's digits."""
+"""The web app in a real browser: draw a 7 and a 1 with pointer moves, read "71"; read a photo's digits; say
+"no digits found" and "not sure: 4 or 9?", and keep an unsure digit as a sample from its candidate buttons."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import contextlib
 import functools
 import http.server
 import itertools
+import json
 import os
+import re
 import shutil
 import threading
 
@@ -15,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from mnist_dvc.inference import calibration_path
 from tests.conftest import REPO
 from tests.helpers.live import running_server
 from tests.helpers.strokes import draw, png_bytes
@@ -25,6 +29,7 @@ pytestmark = pytest.mark.slow
 SEVEN = [(0.22, 0.22), (0.30, 0.22), (0.40, 0.22), (0.36, 0.45), (0.30, 0.8)]
 ONE = [(0.62, 0.2), (0.62, 0.5), (0.62, 0.8)]
 SCREENSHOT = REPO / "docs" / "web-app.png"  # written when UPDATE_SCREENSHOT=1
+SHOTS = os.environ.get("SCREENSHOTS")  # a folder to keep a screenshot of each state in, when set
 
 
 def pen_stroke(browser, pad, points) -> None:
@@ -170,3 +175,107 @@ def test_a_page_on_another_port_cannot_write_a_sample_and_the_apps_own_page_can(
         """, png)
         assert status == 200
         assert [path.parent.name for path in own.rglob("*.png")] == ["7"]
+
+
+def keep_shot(browser, name: str) -> None:
+    if SHOTS:
+        browser.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
+
+
+def test_a_blank_photo_says_no_digits_found(browser, live_server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (640, 480), (236, 233, 225)).save(blank)
+    browser.get(live_server + "/")
+    browser.find_element(By.ID, "tab-photo").click()
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=photo-input]").send_keys(str(blank))
+    wait_for(browser, lambda: text_of(browser, "[data-testid=message]") == "no digits found", "no digits found")
+    assert text_of(browser, "[data-testid=number]") == ""
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-testid=box], [data-testid=digit]")
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-testid=label-row]").is_displayed()
+    assert "error" not in browser.find_element(By.CSS_SELECTOR, "[data-testid=message]").get_attribute("class")
+    keep_shot(browser, "no-digits")
+
+
+@pytest.fixture
+def unsure_server(reading_model, tmp_path) -> str:
+    """A server whose model is unsure of every digit: its calibration asks for a probability over 1."""
+    model = tmp_path / "model" / "model.keras"
+    model.parent.mkdir()
+    shutil.copy(reading_model, model)
+    # A temperature over 1 keeps every probability clear of 1.0 itself, which would count as sure.
+    calibration_path(model).write_text(json.dumps({"temperature": 3.0, "sure_probability": 1.0}))
+    (tmp_path / "server").mkdir()
+    with running_server(model, tmp_path / "server" / "stderr.log") as address:
+        yield address
+
+
+def own_samples(tmp_path) -> list[tuple[str, tuple[int, int]]]:
+    """The server's kept samples as (digit folder, image size)."""
+    return sorted((path.parent.name, Image.open(path).size) for path in (tmp_path / "server" / "own").rglob("*.png"))
+
+
+def click_candidate(browser, card_index: int) -> str:
+    """Click the last candidate (the runner-up) of the card_index-th digit card; the digit it names."""
+    from selenium.webdriver.common.by import By
+
+    card = browser.find_elements(By.CSS_SELECTOR, "[data-testid=digit]")[card_index]
+    question = card.find_element(By.CSS_SELECTOR, "[data-testid=candidates] .question").text
+    first, second = re.fullmatch(r"not sure: (\d) or (\d)\?", question).groups()
+    buttons = card.find_elements(By.CSS_SELECTOR, "[data-testid^=candidate-]")
+    assert [button.text for button in buttons] == [f"It is a {first}", f"It is a {second}"]
+    buttons[1].click()
+    wait_for(browser, lambda: card.find_element(By.CSS_SELECTOR, "[data-testid=kept]").text == f"Kept as a {second}.",
+             f"the card's 'Kept as a {second}.'")
+    return second
+
+
+def test_an_unsure_digit_says_so_and_its_candidate_buttons_keep_it_as_a_sample(browser, unsure_server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1200, 900)
+    browser.get(unsure_server + "/")
+    pad = browser.find_element(By.CSS_SELECTOR, "[data-testid=pad]")
+    pen_stroke(browser, pad, SEVEN)
+    wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "7", "7")
+    wait_for(browser, lambda: re.fullmatch(r"not sure: 7 or \d\?", text_of(browser, "[data-testid=message]")),
+             "'not sure: 7 or …?'")
+    assert browser.find_element(By.CSS_SELECTOR, "[data-testid=number] span").get_attribute("class") == "unsure"
+    assert "unsure" in browser.find_element(By.CSS_SELECTOR, "[data-testid=digit]").get_attribute("class")
+    assert browser.find_element(By.CSS_SELECTOR, "[data-testid=label-row]").is_displayed()  # all ten, as before
+    keep_shot(browser, "unsure-one")
+    runner_up = click_candidate(browser, 0)
+    assert f"{runner_up}: 1" in text_of(browser, "[data-testid=samples]")
+    assert own_samples(tmp_path) == [(runner_up, (256, 128))]  # the drawing itself, as "this should be a" keeps it
+    keep_shot(browser, "unsure-one-kept")
+
+    pen_stroke(browser, pad, [(x + 0.4, y) for x, y in SEVEN])
+    wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "77", "77")
+    assert text_of(browser, "[data-testid=message]") == "2 digits, not sure of 2 (marked ?)"
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-testid=label-row]").is_displayed()
+    second = click_candidate(browser, 1)
+    kept = own_samples(tmp_path)
+    kept.remove((runner_up, (256, 128)))
+    [(folder, (width, height))] = kept
+    assert folder == second and width < 128 and height < 128  # the second 7 cut out, with some paper around it
+    keep_shot(browser, "unsure-two-kept")
+
+
+def test_an_unsure_digit_in_a_photo_is_marked_and_kept_cut_out_of_the_photo(browser, unsure_server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    photo = tmp_path / "photo.jpg"
+    photo_of_digits(photo, "274")
+    browser.set_window_size(1200, 900)
+    browser.get(unsure_server + "/")
+    browser.find_element(By.ID, "tab-photo").click()
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=photo-input]").send_keys(str(photo))
+    wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "[data-testid=box]")) == 3, "3 boxes")
+    boxes = browser.find_elements(By.CSS_SELECTOR, "[data-testid=box]")
+    assert all("unsure" in box.get_attribute("class") and box.text.endswith("?") for box in boxes)
+    keep_shot(browser, "unsure-photo")
+    digit = click_candidate(browser, 1)
+    [(folder, size)] = own_samples(tmp_path)
+    assert folder == digit and size[0] < 720 and size[1] < 400
+    keep_shot(browser, "unsure-photo-kept")

@@ -159,13 +159,13 @@ function drawBoxes(answer) {
   $("boxes").replaceChildren(...boxes.map((digit) => {
     const [left, top, width, height] = digit.box;
     const [imageWidth, imageHeight] = answer.size;
-    const box = element("div", "box");
+    const box = element("div", digit.sure ? "box" : "box unsure");
     box.dataset.testid = "box";
     box.style.left = `${(100 * left) / imageWidth}%`;
     box.style.top = `${(100 * top) / imageHeight}%`;
     box.style.width = `${(100 * width) / imageWidth}%`;
     box.style.height = `${(100 * height) / imageHeight}%`;
-    box.append(element("span", "", String(digit.digit)));
+    box.append(element("span", "", digit.sure ? String(digit.digit) : `${digit.digit}?`));
     return box;
   }));
 }
@@ -195,7 +195,7 @@ async function ask(blob, name, from) {
   if (from === mode) show(answer);
 }
 
-// --- showing the answer --------------------------------------------------------------------------
+// --- showing the answer: "read", "unsure" (a digit under the model's sure probability) or "no_digits" ----
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -208,27 +208,87 @@ function percent(probability) {
   return probability >= 0.001 ? `${(100 * probability).toFixed(1)} %` : "<0.1 %";
 }
 
-function digitCard(digit) {
-  const card = element("div", "digit");
-  card.dataset.testid = "digit";
-  const picture = element("img");
-  picture.src = digit.input;
-  picture.alt = `The 28×28 image the model saw for this ${digit.digit}`;
-  const words = element("div");
-  words.append(element("div", "read", String(digit.digit)), element("div", "sure", percent(digit.probability)));
-  const header = element("header");
-  header.append(picture, words);
-  const bars = element("div", "bars");
+// What an unsure digit may be: the digit read and its runner-up, as predict's text line names them.
+function candidatesOf(digit) {
+  return [digit.digit, ...digit.runners_up.slice(0, 1).map((other) => other.digit)];
+}
+
+function unsureWords(digit) {
+  return `not sure: ${candidatesOf(digit).join(" or ")}?`;
+}
+
+// The answer in words; with several digits, each unsure one says what it may be on its own card.
+function summary(answer) {
+  if (answer.status === "no_digits") return "no digits found";
+  const unsure = answer.digits.filter((digit) => !digit.sure);
+  if (answer.digits.length === 1) return unsure.length ? unsureWords(unsure[0]) : `${percent(answer.probability)} sure`;
+  const count = `${answer.digits.length} digits`;
+  return unsure.length ? `${count}, not sure of ${unsure.length} (marked ?)` : `${count}, read left to right`;
+}
+
+// The number, one span per digit (an unsure one marked), lines of writing separated by a space.
+function showNumber(answer) {
+  const parts = [];
+  answer.digits.forEach((digit, index) => {
+    if (index && digit.line !== answer.digits[index - 1].line) parts.push(" ");
+    const span = element("span", digit.sure ? "" : "unsure", String(digit.digit));
+    if (!digit.sure) span.title = unsureWords(digit);
+    parts.push(span);
+  });
+  $("number").replaceChildren(...parts);
+}
+
+function bars(digit) {
+  const columns = element("div", "bars");
   const labels = element("div", "bar-labels");
   digit.probabilities.forEach((probability, value) => {
     const bar = element("div", value === digit.digit ? "bar top" : "bar");
     bar.style.height = `${Math.max(2, 100 * probability)}%`;
     bar.title = `${value}: ${percent(probability)}`;
-    bars.append(bar);
+    columns.append(bar);
     labels.append(element("span", "", String(value)));
   });
-  card.append(header, bars, labels);
+  return [columns, labels];
+}
+
+function digitCard(digit, save) {
+  const card = element("div", digit.sure ? "digit" : "digit unsure");
+  card.dataset.testid = "digit";
+  const picture = element("img");
+  picture.src = digit.input;
+  picture.alt = `The 28×28 image the model saw for this ${digit.digit}`;
+  const words = element("div");
+  const read = element("div", "read", digit.sure ? String(digit.digit) : `${digit.digit}?`);
+  words.append(read, element("div", "sure", percent(digit.probability)));
+  const header = element("header");
+  header.append(picture, words);
+  card.append(header, ...bars(digit));
+  if (!digit.sure) card.append(candidateButtons(digit, save));
   return card;
+}
+
+// "not sure: 4 or 9?" and a button for each candidate, which keeps this digit as a sample of it.
+function candidateButtons(digit, save) {
+  const box = element("div", "candidates");
+  box.dataset.testid = "candidates";
+  const question = element("p", "question", unsureWords(digit));
+  const buttons = element("div", "candidate-buttons");
+  buttons.setAttribute("role", "group");
+  buttons.setAttribute("aria-label", "Which is it? Save it as a sample of the digit");
+  const note = element("p", "kept");
+  note.dataset.testid = "kept";
+  for (const value of candidatesOf(digit)) {
+    const button = element("button", "candidate", `It is a ${value}`);
+    button.type = "button";
+    button.dataset.testid = `candidate-${value}`;
+    button.addEventListener("click", async () => {
+      note.textContent = await save(value);
+      buttons.querySelectorAll("button").forEach((other) => other.setAttribute("aria-pressed", String(other === button)));
+    });
+    buttons.append(button);
+  }
+  box.append(question, buttons, note);
+  return box;
 }
 
 function show(answer, waiting = "") {
@@ -241,14 +301,16 @@ function show(answer, waiting = "") {
     showLabelRow(null);
     return;
   }
-  $("number").textContent = answer.number;
-  const count = answer.digits.length;
-  message.textContent = count === 1 ? `${percent(answer.probability)} sure` : `${count} digits, read left to right`;
-  $("digits").replaceChildren(...answer.digits.map(digitCard));
+  showNumber(answer);
+  message.textContent = summary(answer);
+  const image = sent[mode];
+  $("digits").replaceChildren(...answer.digits.map((digit, index) => digitCard(digit, (value) => keepDigit(answer, image, index, value))));
   showLabelRow(answer);
 }
 
-// --- "this should be a …": keeping a drawing as a labelled sample in data/own/<digit>/ ---------------
+// --- keeping a labelled sample in data/own/<digit>/: "this should be a …" and the candidate buttons ---
+
+const MARGIN = 0.25; // paper around a digit cut out of a number, as a share of its larger side
 
 function showLabelRow(answer) {
   $("label-row").hidden = !(answer && answer.digits.length === 1 && sent[mode]);
@@ -259,23 +321,69 @@ function showCounts(counts, saved) {
   $("samples").textContent = `${saved ? saved + " " : ""}Your samples per digit — ${each}`;
 }
 
-async function keep(digit) {
-  const image = sent[mode];
-  if (!image) return;
+// POST api/samples; the words that say what became of it.
+async function keep(image, digit) {
   const form = new FormData();
   form.append("image", image.blob, image.name);
   form.append("digit", String(digit));
   try {
-    const response = await fetch("api/samples", { method: "POST", body: form });
-    const result = await response.json();
+    const result = await (await fetch("api/samples", { method: "POST", body: form })).json();
     if (result.error) {
       $("samples").textContent = result.error;
-      return;
+      return result.error;
     }
-    showCounts(result.counts, result.saved ? `Kept as a ${digit}.` : `Already kept as a ${digit}.`);
+    const saved = result.saved ? `Kept as a ${digit}.` : `Already kept as a ${digit}.`;
+    showCounts(result.counts, saved);
+    return saved;
   } catch {
     $("samples").textContent = "no answer from the app: is the server still running?";
+    return $("samples").textContent;
   }
+}
+
+// One digit of an answer as a sample: the whole image when it is the only digit (as the "this should be
+// a" row sends it), else the digit cut out of the image with paper around it (a sample is one digit).
+async function keepDigit(answer, image, index, digit) {
+  if (answer.digits.length === 1) return keep(image, digit);
+  return keep({ blob: await cutOut(image.blob, answer.digits[index].box), name: "digit.png" }, digit);
+}
+
+async function cutOut(blob, box) {
+  const [left, top, width, height] = box;
+  const margin = Math.round(MARGIN * Math.max(width, height));
+  const canvas = document.createElement("canvas");
+  canvas.width = width + 2 * margin;
+  canvas.height = height + 2 * margin;
+  const context = canvas.getContext("2d");
+  const url = URL.createObjectURL(blob);
+  try {
+    const picture = new Image();
+    picture.src = url;
+    await picture.decode();
+    context.drawImage(picture, left, top, width, height, margin, margin, width, height);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+  // Only the box is copied, so no part of a neighbouring digit comes along; the margin is the paper's colour.
+  context.fillStyle = paperColour(context, margin, margin, width, height);
+  context.fillRect(0, 0, canvas.width, margin);
+  context.fillRect(0, margin + height, canvas.width, margin);
+  context.fillRect(0, margin, margin, height);
+  context.fillRect(margin + width, margin, margin, height);
+  return pngBlob(canvas);
+}
+
+// The median colour of a box's edge: mostly paper, since the box is drawn around the ink.
+function paperColour(context, left, top, width, height) {
+  const edges = [[left, top, width, 1], [left, top + height - 1, width, 1], [left, top, 1, height], [left + width - 1, top, 1, height]];
+  const pixels = [];
+  for (const edge of edges) {
+    const { data } = context.getImageData(...edge);
+    for (let at = 0; at < data.length; at += 4) pixels.push([data[at], data[at + 1], data[at + 2]]);
+  }
+  pixels.sort((a, b) => a[0] + a[1] + a[2] - (b[0] + b[1] + b[2]));
+  const [red, green, blue] = pixels[Math.floor(pixels.length / 2)];
+  return `rgb(${red} ${green} ${blue})`;
 }
 
 for (let digit = 0; digit <= 9; digit += 1) {
@@ -283,7 +391,7 @@ for (let digit = 0; digit <= 9; digit += 1) {
   button.type = "button";
   button.dataset.testid = `label-${digit}`;
   button.title = `Keep this as a sample of ${digit}`;
-  button.addEventListener("click", () => keep(digit));
+  button.addEventListener("click", () => sent[mode] && keep(sent[mode], digit));
   $("label-buttons").append(button);
 }
 

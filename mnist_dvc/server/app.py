@@ -54,6 +54,8 @@ def save_labelled(root: Path, data: bytes, name: str, digit: int) -> dict:
         found = len(read_photo(data, name).digits)
     except UserError as error:
         raise ApiError(422, str(error)) from None
+    if found == 0:
+        raise ApiError(422, f"{name}: no digit found (a blank image); a sample must be one digit")
     if found != 1:
         raise ApiError(422, f"{name}: {found} digits found; a sample must be one digit")
     try:

@@ -94,7 +94,8 @@ class Reader:
                 "md5": self.loaded.md5, "error": self.loaded.error}
 
     def read(self, data: bytes, name: str) -> dict:
-        """The answer for one image's bytes; ApiError 422 when it cannot be read as digits."""
+        """The answer for one image's bytes; ApiError 422 when it is not an image that can be read. An image
+        with nothing written in it is an answer (status "no_digits"), not an error."""
         model = self.model()
         try:
             photo = read_photo(data, name)
