@@ -13,9 +13,15 @@
 
 from __future__ import annotations
 
-import importlib
-import os
+import signal
 import sys
+
+# Ctrl-C while the command's modules are still loading (TensorFlow-free, but a second or so on a slow
+# machine) ends quietly; run_main puts its own handler in place once they are loaded.
+signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(128 + signum))
+
+import importlib  # noqa: E402
+import os  # noqa: E402
 
 # Each command's module, imported only when it runs: reading a photo never pays for the web server.
 COMMANDS = {
