@@ -174,6 +174,13 @@ class PhotoFramesParams:
 
 
 @dataclass(frozen=True)
+class GlyphFramesParams:
+    # how many times each symbol of each training family (and each mark) is drawn
+    variants: int = _spec(lambda value: 1 <= value <= 1000, "a whole number in 1..1000")
+    seed: int = _spec(lambda value: 0 <= value < 2**31, "a whole number in 0..2147483647")
+
+
+@dataclass(frozen=True)
 class CalibrateParams:
     # a digit read with a (calibrated) probability under this is "not sure", shown with its runner-up
     sure_probability: float = _spec(lambda value: 0 <= value <= 1, "a probability in [0, 1]")
@@ -208,7 +215,7 @@ class FontsParams:
 
 SECTIONS: dict[str, type] = {"fetch": FetchParams, "train": TrainParams, "own": OwnParams,
                              "evaluate": EvaluateParams, "photo_benchmark": PhotoBenchmarkParams,
-                             "fonts": FontsParams, "photo_frames": PhotoFramesParams,
+                             "fonts": FontsParams, "photo_frames": PhotoFramesParams, "glyph_frames": GlyphFramesParams,
                              "calibrate": CalibrateParams}
 
 Section = TypeVar("Section")
