@@ -452,7 +452,8 @@ def test_a_page_of_many_small_marks_is_read_without_stalling():
     columns = range(10, 580, 14)
     for x, y in itertools.product(columns, repeat=2):  # a bubble sheet: 1,681 squares, 3 px apart
         pen.rectangle((x, y, x + 10, y + 10), outline=0)
-    assert len(photo.read.read_photo(encode(image), "grid.png").digits) == len(columns)  # stacked: one per column
+    digits = photo.read.read_photo(encode(image), "grid.png").digits
+    assert len(digits) == len(columns) ** 2 and {d.line for d in digits} == set(range(len(columns)))  # a row a line
 
 
 @pytest.mark.parametrize("size", [(1, 5000), (5000, 1), (8000, 1055)])
