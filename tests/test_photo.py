@@ -444,13 +444,23 @@ def test_a_small_number_on_a_large_photo_is_read_again_from_the_originals_pixels
     assert similarity(found.digits[0].frame, clean_frame(STROKES["7"])) > 0.8
 
 
+def test_a_closer_look_takes_in_as_much_paper_as_is_still_read_at_full_resolution():
+    digit = photo.Digit(np.zeros((28, 28), np.uint8), (1300, 1000, 30, 60), 0)
+    left, top, width, height = photo.read.closer_look([digit], (3000, 2250), 3000 / 800)
+    assert (width, height) == (photo.load.WORKING_SIDE, photo.load.WORKING_SIDE)
+    assert abs(left + width / 2 - 1315) <= 1 and abs(top + height / 2 - 1030) <= 1  # centred on the digit
+    edge = photo.Digit(np.zeros((28, 28), np.uint8), (10, 2200, 30, 40), 0)  # by the corner: kept inside
+    assert photo.read.closer_look([edge], (3000, 2250), 3000 / 800) == (0, 2250 - 800, 800, 800)
+
+
 def test_a_page_of_many_small_marks_is_read_without_stalling():
     image = sheet((600, 600), 255)
     pen = ImageDraw.Draw(image)
     columns = range(10, 580, 14)
     for x, y in itertools.product(columns, repeat=2):  # a bubble sheet: 1,681 squares, 3 px apart
         pen.rectangle((x, y, x + 10, y + 10), outline=0)
-    assert len(photo.read.read_photo(encode(image), "grid.png").digits) == len(columns)  # stacked: one per column
+    digits = photo.read.read_photo(encode(image), "grid.png").digits
+    assert len(digits) == len(columns) ** 2 and {d.line for d in digits} == set(range(len(columns)))  # a row a line
 
 
 @pytest.mark.parametrize("size", [(1, 5000), (5000, 1), (8000, 1055)])

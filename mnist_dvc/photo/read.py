@@ -11,7 +11,7 @@ import numpy as np
 from mnist_dvc.photo.frame import digit_frame
 from mnist_dvc.photo.ink import ink_mask
 from mnist_dvc.photo.light import ink_image
-from mnist_dvc.photo.load import file_bytes, load_image
+from mnist_dvc.photo.load import WORKING_SIDE, file_bytes, load_image
 from mnist_dvc.photo.rules import remove_printed_lines
 from mnist_dvc.photo.segment import join_candidates, segment
 from mnist_dvc.photo.types import Box, Digit, Found, Join, Photo, Piece
@@ -68,8 +68,10 @@ def original_box(piece: Piece, scale: float, size: tuple[int, int]) -> Box:
 def closer_look(digits: list[Digit], size: tuple[int, int], scale: float) -> Box | None:
     """The part of the original photo (`size`: its width and height) to read again at full resolution,
     or None: when the digits' median height is under SMALL_DIGIT pixels of the photo as read (`scale`
-    original pixels each), their joint box with a digit's height of margin all round, clipped to the
-    photo, and only when that is clearly smaller than the whole photo."""
+    original pixels each), their joint box with a digit's height of margin all round, widened to as much
+    of the photo as is still read at full resolution (WORKING_SIDE a side): the paper around the digits
+    is what the light and the ink are judged against, and a crop hardly larger than a small, blurred digit
+    has too little of it. Clipped to the photo, and only when that is clearly smaller than the whole photo."""
     height = float(np.median([digit.box[3] for digit in digits]))
     if height / scale >= SMALL_DIGIT or scale <= 1:
         return None
@@ -78,9 +80,18 @@ def closer_look(digits: list[Digit], size: tuple[int, int], scale: float) -> Box
     top = max(0, min(d.box[1] for d in digits) - margin)
     right = min(size[0], max(d.box[0] + d.box[2] for d in digits) + margin)
     bottom = min(size[1], max(d.box[1] + d.box[3] for d in digits) + margin)
+    left, right = widened(left, right, size[0])
+    top, bottom = widened(top, bottom, size[1])
     if max(right - left, bottom - top) >= 0.9 * max(size):
         return None  # hardly smaller than the whole photo: nothing to gain
     return left, top, right - left, bottom - top
+
+
+def widened(start: int, stop: int, side: int) -> tuple[int, int]:
+    """The span [start, stop) grown evenly to WORKING_SIDE pixels where it is shorter, kept inside [0, side)."""
+    length = min(max(stop - start, WORKING_SIDE), side)
+    start = min(max(0, (start + stop - length) // 2), side - length)
+    return start, start + length
 
 
 def shifted(found: Found, dx: int, dy: int) -> Found:

@@ -26,6 +26,10 @@ NOT_A_DIGIT = 0.4
 # A piece of a line whose longer side is under FRAGMENT of the line's typical digit height is part of
 # a digit, too small to be read alone: it joins its nearer neighbour, or is dropped (join_fragments).
 FRAGMENT = 0.6
+# Pieces over each other are joined only into one no taller than ONE_DIGIT typical digits, or than
+# STACKED times the taller of the two (one_digit_tall).
+ONE_DIGIT = 1.25
+STACKED = 1.6
 # A piece filling more than this share of its box, with "strokes" as wide as it is long, is not writing.
 SOLID = 0.7
 
@@ -76,6 +80,13 @@ def solid(piece: Piece, labels: np.ndarray) -> bool:
     return stroke_width(own) > 0.3 * max(piece.height, piece.width) and piece.area > SOLID * piece.height * piece.width
 
 
+def among_digits(piece: Piece, pieces: list[Piece]) -> bool:
+    """A piece in a line of digits as tall as it (two or more others sharing half its rows): a digit a
+    marker filled in (a small, blurred 8), not a shadow's corner, however solid."""
+    return sum(other is not piece and 0.7 * piece.height <= other.height <= 1.4 * piece.height
+               and vertical_overlap(piece, other) >= 0.5 for other in pieces) >= 2
+
+
 def horizontal_overlap(a: Piece, b: Piece) -> float:
     """Overlap of the two pieces' column ranges, as a share of the narrower one's width."""
     shared = min(a.right, b.right) - max(a.left, b.left)
@@ -98,24 +109,75 @@ def horizontal_gap(a: Piece, b: Piece) -> int:
     return max(a.left, b.left) - min(a.right, b.right)
 
 
-def join_stacked(pieces: list[Piece]) -> list[Piece]:
+def join_stacked(pieces: list[Piece], typical: int, labels: np.ndarray) -> list[Piece]:
     """Join pieces stacked closely over each other (the detached top of a 5, a 4 written in two
-    strokes): lines of writing are further apart than a quarter of a digit's height."""
+    strokes, a 9's loop apart from its stem): lines of writing are further apart than a quarter of a
+    digit's height. But never into a piece taller than a digit when either piece has a neighbour
+    beside it in a line the other is not in (lines_apart): a page's lines may be closer than that, and
+    two digits over each other there are two lines, not one digit. `typical` is a digit's height
+    (typical_height). A solid patch (a shadow's corner) is no neighbour: `labels` tells it."""
+    rows = Rows([piece for piece in pieces if not solid(piece, labels)])
     changed = True
     while changed:  # a join makes a piece taller: go again until nothing joins
         changed = False
         kept: list[Piece] = []
+        reaching: list[int] = []  # the kept pieces reaching right of the last left edge: the only ones to join
         for piece in sorted(pieces, key=lambda p: (p.left, p.top)):
-            for index, other in enumerate(kept):
+            reaching = [index for index in reaching if kept[index].right > piece.left]
+            for index in reaching:
+                other = kept[index]
                 close = vertical_gap(other, piece) <= 0.25 * max(other.height, piece.height)
-                if horizontal_overlap(other, piece) >= 0.5 and close:
+                if (horizontal_overlap(other, piece) >= 0.5 and close
+                        and (one_digit_tall(other, piece, rows.digit_height(other, piece, typical))
+                             or not rows.lines_apart(other, piece))):
                     kept[index] = other.joined(piece)
                     changed = True
                     break
             else:
+                reaching.append(len(kept))
                 kept.append(piece)
         pieces = kept
     return pieces
+
+
+def one_digit_tall(a: Piece, b: Piece, digit_height: float) -> bool:
+    """Whether two pieces over each other are together no taller than one digit: than a digit of their
+    line (Rows.digit_height), or than the taller of the two with a bar or a cap on it. Two digits on
+    lines of a page, even close ones, are twice as tall."""
+    height = max(a.bottom, b.bottom) - min(a.top, b.top)
+    return height <= ONE_DIGIT * digit_height or height <= STACKED * max(a.height, b.height)
+
+
+class Rows:
+    """The rows and columns of a set of pieces, to ask which of them stand beside a piece."""
+
+    def __init__(self, pieces: list[Piece]) -> None:
+        self.top, self.bottom, self.left, self.right = (np.array([getattr(p, side) for p in pieces], dtype=np.int64)
+                                                        for side in ("top", "bottom", "left", "right"))
+
+    def share_rows(self, piece: Piece) -> np.ndarray:
+        """Which pieces share at least half the rows of the shorter of it and them (vertical_overlap)."""
+        shared = np.minimum(self.bottom, piece.bottom) - np.maximum(self.top, piece.top)
+        return shared >= 0.5 * np.maximum(1, np.minimum(self.bottom - self.top, piece.height))
+
+    def beside(self, piece: Piece) -> np.ndarray:
+        """Which pieces stand beside it in its line: sharing its rows, hardly any of its columns, and
+        at least half as tall (not a bar or a speck)."""
+        shared = np.minimum(self.right, piece.right) - np.maximum(self.left, piece.left)
+        apart = shared <= 0.25 * np.maximum(1, np.minimum(self.right - self.left, piece.width))
+        return self.share_rows(piece) & apart & (self.bottom - self.top >= 0.5 * piece.height)
+
+    def digit_height(self, a: Piece, b: Piece, typical: int) -> float:
+        """A digit's height where two pieces over each other are: the taller quarter of the pieces beside
+        either (whole digits, not the broken pieces of some), or `typical` if that is taller."""
+        heights = (self.bottom - self.top)[self.beside(a) | self.beside(b)]
+        return max(float(typical), float(np.percentile(heights, 75)) if heights.size else 0.0)
+
+    def lines_apart(self, a: Piece, b: Piece) -> bool:
+        """Whether one of two pieces over each other has a neighbour in a line the other is not in:
+        they are on two lines of writing (a single digit in two halves has no neighbour, and in a
+        number its neighbours stand beside both halves)."""
+        return bool((self.beside(a) & ~self.share_rows(b)).any() or (self.beside(b) & ~self.share_rows(a)).any())
 
 
 def group_lines(pieces: list[Piece], typical: int) -> list[list[Piece]]:
@@ -201,18 +263,18 @@ def typical_height(pieces: list[Piece]) -> int:
     return sorted(piece.height for piece in pieces)[len(pieces) // 2]
 
 
-def split_wide(piece: Piece, mask: np.ndarray, digit_width: float) -> list[Piece]:
+def split_wide(piece: Piece, own: np.ndarray, digit_width: float) -> list[Piece]:
     """Split a piece as wide as several digits (touching digits) at the thinnest columns near even cuts.
 
-    `digit_width` is a typical digit's width in this line. A cut is made where the ink thins to a
-    narrow link, or anywhere near the even cut when the piece is nearly two digits wide or more; so a
-    single wide digit (a 2 or 5 with a long stroke) stays whole, as does a piece whose cut would leave
-    a part much shorter or narrower than a digit.
+    `own` is the piece's own ink, cropped to its box; `digit_width` a typical digit's width in this
+    line. A cut is made where the ink thins to a narrow link, or anywhere near the even cut when the
+    piece is nearly two digits wide or more; so a single wide digit (a 2 or 5 with a long stroke) stays
+    whole, as does a piece whose cut would leave a part much shorter or narrower than a digit.
     """
     count = round(piece.width / digit_width)
     if count < 2:
         return [piece]
-    columns = mask[piece.top:piece.bottom, piece.left:piece.right].sum(axis=0)
+    columns = own.sum(axis=0)
     typical = float(np.median(columns[columns > 0]))
     cuts = [0]
     for k in range(1, count):
@@ -227,7 +289,7 @@ def split_wide(piece: Piece, mask: np.ndarray, digit_width: float) -> list[Piece
     cuts.append(piece.width)
     parts = []
     for start, stop in itertools.pairwise(cuts):
-        part = mask[piece.top:piece.bottom, piece.left + start:piece.left + stop]
+        part = own[:, start:stop]
         rows = np.flatnonzero(part.any(axis=1))
         if rows.size:
             parts.append(Piece(piece.top + int(rows[0]), piece.left + start, piece.top + int(rows[-1]) + 1,
@@ -251,7 +313,11 @@ def digit_width(line: list[Piece], piece: Piece) -> float:
 def segment(mask: np.ndarray) -> list[Segment]:
     """Every digit in the mask, in reading order."""
     labels, pieces = connected_pieces(mask)
-    pieces = [piece for piece in join_stacked(drop_specks(labels, pieces)) if not solid(piece, labels)]
+    pieces = drop_specks(labels, pieces)
+    if not pieces:
+        return []
+    pieces = join_stacked(pieces, typical_height(pieces), labels)
+    pieces = [piece for piece in pieces if not (solid(piece, labels) and not among_digits(piece, pieces))]
     if not pieces:
         return []
     digits = []
@@ -262,10 +328,10 @@ def segment(mask: np.ndarray) -> list[Segment]:
         joined = [piece for piece in digits_of_line if piece.height >= NOT_A_DIGIT * typical]
         for piece, source in zip(joined, sources, strict=False):  # sources never ends
             rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
-            whole = np.zeros_like(mask)
-            whole[rows, cols] = np.isin(labels[rows, cols], piece.labels)
-            for part in split_wide(piece, whole, digit_width(joined, piece)):
-                digits.append(Segment(number, part, whole[part.top:part.bottom, part.left:part.right], source))
+            own = np.isin(labels[rows, cols], piece.labels)
+            for part in split_wide(piece, own, digit_width(joined, piece)):
+                ink = own[part.top - piece.top:part.bottom - piece.top, part.left - piece.left:part.right - piece.left]
+                digits.append(Segment(number, part, ink, source))
     return digits
 
 
