@@ -2,7 +2,7 @@
 
 On the validation split only (never the test set): MNIST's held-out training digits, and the photo
 path's frames of photos of the validation digits and font families (data/prepared/photo_frames.npz,
-"not a digit" among them), a temperature T is fitted that divides the network's logits so that the
+"not a digit" among them; the two weigh alike), a temperature T is fitted that divides the network's logits so that the
 softmax's probabilities are as likely as can be (the negative log-likelihood is least): temperature
 scaling, which moves no answer, only how sure it is. Writes models/model.calibration.json (T, and
 params' calibrate.sure_probability, read by every reader beside the model) and
@@ -31,16 +31,17 @@ METRICS = Path("reports/calibration.json")
 OUTPUTS = (CALIBRATION, METRICS)
 
 
-def negative_log_likelihood(raw: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+def negative_log_likelihood(raw: np.ndarray, labels: np.ndarray, weights: np.ndarray, temperature: float) -> float:
     scaled = raw.astype(np.float64) / temperature
     scaled -= scaled.max(axis=1, keepdims=True)
     log_probabilities = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
-    return float(-log_probabilities[np.arange(len(labels)), labels].mean())
+    return float(-(weights * log_probabilities[np.arange(len(labels)), labels]).sum())
 
 
-def fit_temperature(raw: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature in [0.05, 20] that makes the labels most likely."""
-    result = minimize_scalar(lambda t: negative_log_likelihood(raw, labels, t), bounds=(0.05, 20), method="bounded")
+def fit_temperature(raw: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """The temperature in [0.05, 20] that makes the labels most likely (each image weighted)."""
+    result = minimize_scalar(lambda t: negative_log_likelihood(raw, labels, weights, t), bounds=(0.05, 20),
+                             method="bounded")
     return float(result.x)
 
 
@@ -61,25 +62,29 @@ def reliability(probabilities: np.ndarray, labels: np.ndarray) -> tuple[list[flo
     return probabilities[np.arange(len(labels)), best].tolist(), (best == labels).tolist()
 
 
-def validation_set() -> tuple[np.ndarray, np.ndarray]:
-    """MNIST's validation digits and the photo path's validation frames (0..1) with their labels."""
+def validation_set() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST's validation digits and the photo path's validation frames (0..1), their labels, and weights
+    that make the two count alike: the reader is used on photos at least as much as on MNIST's scans."""
     train = params.load("train")
     arrays = load_mnist(PREPARED_MNIST, normalized=True, splits=("train",))
     _, held_out = split_validation(len(arrays["y_train"]), train.validation_fraction, train.seed)
     frames = load_npz(PHOTO_FRAMES, ("x_validation", "y_validation"))
     images = np.concatenate([arrays["x_train"][held_out], scale_pixels(frames["x_validation"])])
     labels = np.concatenate([arrays["y_train"][held_out], frames["y_validation"]]).astype(np.int64)
-    return images, labels
+    counts = (len(held_out), len(frames["y_validation"]))
+    weights = np.concatenate([np.full(count, 0.5 / max(count, 1)) for count in counts])
+    return images, labels, weights
 
 
 def main() -> None:
     config = params.load("calibrate")
     network = load_model(MODEL)
-    images, labels = validation_set()
+    images, labels, weights = validation_set()
     if network.outputs <= NOT_A_DIGIT:  # a model with no "not a digit" output: its frames cannot count
-        images, labels = images[labels < NUM_CLASSES], labels[labels < NUM_CLASSES]
+        digits = labels < NUM_CLASSES
+        images, labels, weights = images[digits], labels[digits], weights[digits] / weights[digits].sum()
     raw = logits(network, images)
-    temperature = fit_temperature(raw, labels)
+    temperature = fit_temperature(raw, labels, weights)
     before, after = softmax(raw.astype(np.float64)), softmax(raw.astype(np.float64) / temperature)
     coverage, accuracy = sure_figures(after, labels, config.sure_probability)
     metrics = {"temperature": round(temperature, 4),

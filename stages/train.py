@@ -32,7 +32,7 @@ from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import atomic_paths, load_npz
 from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, load_mnist, scale_pixels
 from mnist_dvc.own import load_set
-from mnist_dvc.paths import MODEL, OWN_TRAIN_SET, PHOTO_FRAMES, PREPARED_MNIST
+from mnist_dvc.paths import GLYPH_FRAMES, MODEL, OWN_TRAIN_SET, PHOTO_FRAMES, PREPARED_MNIST
 
 INPUT = PREPARED_MNIST
 LIVE_DIR = Path("reports/train")
@@ -61,13 +61,16 @@ def own_samples(config: params.TrainParams) -> tuple[np.ndarray, np.ndarray] | N
 
 
 def photo_frames(config: params.TrainParams) -> tuple[np.ndarray, np.ndarray] | None:
-    """The photo path's training frames (scaled to 0..1) and their labels, or None when the param is off."""
+    """The frames the photo path makes of training photos and of training fonts' glyphs (scaled to 0..1)
+    and their labels, or None when the param is off."""
     if config.photo_frames_fraction == 0:
         return None
-    frames = load_npz(PHOTO_FRAMES, ("x_train", "y_train"))
-    if frames["y_train"].size and int(frames["y_train"].max()) > NOT_A_DIGIT:
-        raise UserError(f"{PHOTO_FRAMES}: labels above {NOT_A_DIGIT}; run `dvc repro photo_frames`")
-    return scale_pixels(frames["x_train"]), frames["y_train"]
+    photos = load_npz(PHOTO_FRAMES, ("x_train", "y_train"))
+    glyphs = load_npz(GLYPH_FRAMES, ("x", "y"))
+    labels = np.concatenate([photos["y_train"], glyphs["y"]])
+    if labels.size and int(labels.max()) > NOT_A_DIGIT:
+        raise UserError(f"{PHOTO_FRAMES} or {GLYPH_FRAMES}: labels above {NOT_A_DIGIT}; run `dvc repro`")
+    return scale_pixels(np.concatenate([photos["x_train"], glyphs["x"]])), labels
 
 
 def main() -> None:

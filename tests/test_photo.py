@@ -539,3 +539,11 @@ def test_a_long_dark_stroke_beside_another_is_writing_not_ruling():
 
 def test_a_drawn_seven_and_one_are_two_digits():
     assert len(photo.read.read_photo(REPO / "docs" / "drawing-71.png", "drawing-71.png").digits) == 2
+
+
+def test_a_notebooks_margin_line_alone_is_taken_out_but_a_shorter_lone_line_is_not():
+    rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
+    margin = 0.3 * np.clip(2 - np.abs(cols - (60 + 0.01 * rows)), 0, 1)  # the whole height of the photo
+    assert np.abs(photo.rules.remove_printed_lines(margin)).max() < 0.1
+    stroke = margin * (rows < 200)  # two thirds of it: as long as writing gets, and alone
+    np.testing.assert_array_equal(photo.rules.remove_printed_lines(stroke), stroke)

@@ -40,6 +40,9 @@ MAX_STRENGTH = 0.6
 # And it runs along most of the photo, not only as far as a digit's stroke: it is there along at least
 # this share of its length in the photo.
 MIN_COVERAGE = 0.6
+# A line with no parallel neighbour is the paper's only when it runs along this much of the photo, as a
+# notebook's margin line does: no stroke of writing is that long.
+LONE_COVERAGE = 0.9
 # A line must have paper beside it: its strength this many pixels out is under this share of its own.
 SIDE_OFFSET = HALF_WIDTH + 3
 SIDE_SHARE = 0.5
@@ -89,10 +92,11 @@ def refined(line: Line, ink: np.ndarray) -> Line:
     return Line(line.horizontal, float(slope), float(intercept))
 
 
-def candidate_lines(mask: np.ndarray, ink: np.ndarray) -> list[Line]:
+def candidate_lines(mask: np.ndarray, ink: np.ndarray) -> list[tuple[Line, bool]]:
     """The printed lines' candidates: long straight lines through `mask`, nearly horizontal or vertical,
-    each fitted to the ink, one per line (near-duplicates dropped), in families of two or more."""
-    found: list[Line] = []
+    each fitted to the ink, one per line (near-duplicates dropped); each with whether it has a parallel
+    neighbour (ruling comes in parallel lines: one long line alone must pass for a margin)."""
+    found: list[tuple[Line, bool]] = []
     for horizontal in (True, False):
         family: list[Line] = []
         length = mask.shape[1] if horizontal else mask.shape[0]
@@ -101,8 +105,7 @@ def candidate_lines(mask: np.ndarray, ink: np.ndarray) -> list[Line]:
             middle = line.slope * length / 2 + line.intercept
             if all(abs(middle - (other.slope * length / 2 + other.intercept)) > 2 * HALF_WIDTH for other in family):
                 family.append(line)
-        if len(family) >= 2:  # ruling comes in parallel lines; one long stroke alone is writing
-            found += family
+        found += [(line, len(family) >= 2) for line in family]
     return found
 
 
@@ -121,9 +124,11 @@ def band(line: Line, shape: tuple[int, int], reach: int) -> tuple[np.ndarray, np
     return rows[inside], cols[inside], distance[inside], along[inside]
 
 
-def line_strength(ink: np.ndarray, line: Line, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The line's own strength at each pixel of its band (rows, columns, strength), or None when it has
-    no paper beside it (the edge of a dark area, not a printed line).
+def line_strength(ink: np.ndarray, line: Line, span: int, coverage: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The line's own strength at each pixel of its band (rows, columns, strength), or None when it is
+    not a printed line: no paper beside it (the edge of a dark area), darker than print, or there along
+    less than `coverage` of its length.
 
     Its profile across (by quarter pixels) is the median along the whole line, which strokes crossing it
     hardly move; how dark it runs at each point (it fades, a pencil's varies) is a running median of its
@@ -146,7 +151,7 @@ def line_strength(ink: np.ndarray, line: Line, span: int) -> tuple[np.ndarray, n
         return None
     order = np.argsort(along[core], kind="stable")
     running = ndimage.median_filter(values[core][order], size=span, mode="nearest")
-    if (running >= core_level / 2).mean() < MIN_COVERAGE:
+    if (running >= core_level / 2).mean() < coverage:
         return None
     level = np.interp(along, along[core][order], running) / core_level
     strength = np.maximum(profile[index], 0) * np.clip(level, 0, MAX_LOCAL)
@@ -167,8 +172,8 @@ def remove_printed_lines(ink: np.ndarray) -> np.ndarray:
         return ink
     span = max(15, round(MEDIAN_SPAN * max(ink.shape))) | 1
     line_image = np.zeros_like(ink)
-    for line in lines:
-        measured = line_strength(ink, line, span)
+    for line, in_family in lines:
+        measured = line_strength(ink, line, span, MIN_COVERAGE if in_family else LONE_COVERAGE)
         if measured is not None:
             rows, cols, strength = measured
             np.maximum.at(line_image, (rows, cols), strength)
