@@ -7,11 +7,8 @@ TensorFlow import.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import tensorflow as tf

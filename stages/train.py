@@ -33,6 +33,7 @@ from mnist_dvc.files import atomic_paths, load_npz
 from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, load_mnist, scale_pixels
 from mnist_dvc.own import load_set
 from mnist_dvc.paths import GLYPH_FRAMES, MODEL, OWN_TRAIN_SET, PHOTO_FRAMES, PREPARED_MNIST
+from mnist_dvc.quiet import tensorflow_start_up_hidden
 
 INPUT = PREPARED_MNIST
 LIVE_DIR = Path("reports/train")
@@ -80,9 +81,13 @@ def main() -> None:
     frames = photo_frames(config)
     # TensorFlow (and DVCLive, which opens the DVC repository) load only once the params and the data
     # have passed their checks.
-    from dvclive.keras import DVCLiveCallback
+    with tensorflow_start_up_hidden():
+        import tensorflow as tf
+        from dvclive.keras import DVCLiveCallback
 
-    from mnist_dvc import network
+        from mnist_dvc import network
+
+        tf.config.list_physical_devices()  # where TensorFlow looks for a GPU, and says it found none
 
     started = time.perf_counter()
     with open_live() as live:
