@@ -7,15 +7,13 @@ confusion plot). Only data/prepared/own_holdout.npz is read: never a sample the 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from mnist_dvc.errors import run_main
-from mnist_dvc.files import write_text_atomic
+from mnist_dvc.files import atomic_paths, csv_text
 from mnist_dvc.inference import load_model, probabilities
 from mnist_dvc.mnist import NUM_CLASSES, scale_pixels
 from mnist_dvc.own import load_set
@@ -27,23 +25,11 @@ PREDICTIONS = Path("reports/own_predictions.csv")
 
 
 def metrics_document(actual: np.ndarray, predicted: np.ndarray) -> dict:
-    """{"samples": n, "accuracy": ..., "recall": {digit: ...}} over the digits that have samples."""
+    """{"samples": n, "accuracy": ...}: two columns of `dvc metrics show` (each digit's own is in the
+    predictions and their confusion plot)."""
     if not len(actual):
         return {"samples": 0}
-    return {
-        "samples": len(actual),
-        "accuracy": round(float(np.mean(actual == predicted)), 6),
-        "recall": {str(digit): round(float(np.mean(predicted[actual == digit] == digit)), 6)
-                   for digit in np.unique(actual).tolist()},
-    }
-
-
-def predictions_csv(names: list[str], actual: np.ndarray, predicted: np.ndarray) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("path", "actual", "predicted"))
-    writer.writerows(zip(names, actual.tolist(), predicted.tolist(), strict=True))
-    return buffer.getvalue()
+    return {"samples": len(actual), "accuracy": round(float(np.mean(actual == predicted)), 6)}
 
 
 def main() -> None:
@@ -53,8 +39,11 @@ def main() -> None:
     if len(actual):
         predicted = probabilities(load_model(MODEL), scale_pixels(arrays["x"]))[:, :NUM_CLASSES].argmax(axis=1)
     metrics = metrics_document(actual, predicted)
-    write_text_atomic(METRICS, json.dumps(metrics, indent=2) + "\n")
-    write_text_atomic(PREDICTIONS, predictions_csv(arrays["names"].tolist(), actual, predicted))
+    with atomic_paths(METRICS, PREDICTIONS) as (metrics_tmp, predictions_tmp):
+        metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        predictions_tmp.write_text(csv_text(("path", "actual", "predicted"),
+                                            zip(arrays["names"].tolist(), actual.tolist(), predicted.tolist(),
+                                                strict=True)))
     if len(actual):
         print(f"evaluate_own: accuracy {metrics['accuracy']:.4f} on {len(actual)} held-out own digits")
     else:

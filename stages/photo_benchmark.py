@@ -46,7 +46,8 @@ from mnist_dvc.benchmark.figures import (
     Outcome,
     condition_rows,
     conditions_table,
-    metrics_document,
+    figures_document,
+    headline,
     percent,
     risk_coverage,
 )
@@ -63,6 +64,7 @@ CONDITIONS_CSV = Path("reports/photo_conditions.csv")
 TABLE = Path("reports/photo_conditions.md")
 FAILURES_PNG = Path("reports/photo_failures.png")
 RISK_COVERAGE = Path("reports/risk_coverage.csv")
+FIGURES = Path("reports/photo_figures.json")
 
 
 # --- rendering and reading ---------------------------------------------------------------------------
@@ -213,11 +215,13 @@ def main(argv: list[str] | None = None) -> None:
     jobs = plan(config, images, labels, fonts, split=0 if config.digits == "test" else 1)
     results = read_all(jobs)
     outcomes = [outcome for outcome, _ in results]
-    metrics = metrics_document(outcomes)
+    figures = figures_document(outcomes)
+    metrics = headline(figures)
     shown = first_failures(outcomes, config.failures_shown)
     sheet = contact_sheet([failure_tile(render(jobs[index]), results[index][1]) for index in shown])
-    with atomic_paths(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG, RISK_COVERAGE) as (
-            metrics_tmp, csv_tmp, table_tmp, png_tmp, risk_tmp):
+    with atomic_paths(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG, RISK_COVERAGE, FIGURES) as (
+            metrics_tmp, csv_tmp, table_tmp, png_tmp, risk_tmp, figures_tmp):
+        figures_tmp.write_text(json.dumps(figures, indent=2) + "\n")
         risk_tmp.write_text(csv_text(("least_probability", "coverage", "accuracy"), risk_coverage(outcomes)))
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
         csv_tmp.write_text(csv_text(CONDITION_COLUMNS, condition_rows(outcomes)))
@@ -231,8 +235,9 @@ def main(argv: list[str] | None = None) -> None:
                 shown_as = (outcome.truth.replace(" ", "_")[:40] or outcome.kind)
                 name = f"{jobs[index].name}-{shown_as}-read-{read_as}{rendered.suffix}"
                 write_bytes_atomic(args.failures / name, rendered.data)
-    print("photo_benchmark: " + ", ".join(f"{key} {percent(value)}" for key, value in metrics.items()))
+    print("photo_benchmark: " + ", ".join(f"{key} {percent(value)}" for key, value in figures.items()
+                                          if key != "ece") + f", calibration error {figures['ece']}")
 
 
 if __name__ == "__main__":
-    run_main(main, outputs=(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG, RISK_COVERAGE))
+    run_main(main, outputs=(METRICS, CONDITIONS_CSV, TABLE, FAILURES_PNG, RISK_COVERAGE, FIGURES))

@@ -67,18 +67,24 @@ def test_the_default_params_reach_the_accuracy_target(real_repo):
     assert metrics["test_accuracy"] == pytest.approx(committed["test_accuracy"], abs=0.002)
 
 
+# Another CPU's floating-point results train a slightly different model, which reads a few photos
+# otherwise: 0.03 is 12 of the 400 plain photos, 0.06 five of the 80-odd of each other part (measured
+# across runs: differences of one to three photos a part).
+TOLERANCE = {"plain": 0.03, "notebook": 0.06, "fonts": 0.06, "small": 0.06, "coverage": 0.04}
+
+
 def test_the_photo_benchmark_reproduces_the_committed_figures(real_repo):
     metrics = json.loads((real_repo / "reports/photo_metrics.json").read_text())
     committed = json.loads((REPO / "reports/photo_metrics.json").read_text())
-    for key in ("plain_single", "plain_number"):
-        assert metrics[key] == pytest.approx(committed[key], abs=0.02), (key, metrics[key], committed[key])
+    for key, tolerance in TOLERANCE.items():
+        assert metrics[key] == pytest.approx(committed[key], abs=tolerance), (key, metrics[key], committed[key])
 
 
 def test_the_photo_benchmark_reaches_its_targets(real_repo):
     """Rendered phone photos of test digits, read through the predict path (stages/photo_benchmark.py)."""
     metrics = json.loads((real_repo / "reports/photo_metrics.json").read_text())
-    assert metrics["plain_single"] >= 0.97, metrics
-    assert metrics["plain_number"] >= 0.90, metrics
+    assert metrics["plain"] >= 0.95, metrics
+    assert metrics["notebook"] >= 0.85 and metrics["fonts"] >= 0.90, metrics
 
 
 def test_photographed_digits_are_classified_almost_as_well_as_the_originals(real_repo, tmp_path):

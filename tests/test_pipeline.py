@@ -82,7 +82,7 @@ def test_a_photo_benchmark_param_or_the_photo_path_reruns_the_benchmark_alone(wo
     with open(workspace / "mnist_dvc" / "photo.py", "a") as module:
         module.write("\n# an edit\n")
     assert "photo_benchmark" in ran_stages(dvc(workspace, "repro").stdout)
-    assert json.loads((workspace / "reports" / "photo_metrics.json").read_text())["single_photos"] == 6
+    assert json.loads((workspace / "reports" / "photo_figures.json").read_text())["plain_single"] is not None
 
 
 def test_editing_a_stage_reruns_it_and_an_unchanged_output_stops_the_cascade(workspace):
@@ -166,7 +166,7 @@ def test_an_experiment_runs_shows_and_applies(workspace):
     dvc(workspace, "exp", "run", "-S", "train.epochs=3", "-n", "three-epochs")
     table = dvc(workspace, "exp", "show", "--csv").stdout
     header = next(csv.reader(io.StringIO(table)))
-    for column in ("test_accuracy", "test_loss", "macro_f1", "train.epochs", "train.learning_rate"):
+    for column in ("test_accuracy", "test_ece", "plain", "coverage", "train.epochs", "train.learning_rate"):
         assert column in header
     assert "three-epochs" in table
     dvc(workspace, "exp", "run", "-S", "train.epochs=4", "-n", "four-epochs")

@@ -101,9 +101,19 @@ def risk_coverage(outcomes: list[Outcome], points: int = 20) -> list[tuple[float
     return rows if photos else []
 
 
-def metrics_document(outcomes: list[Outcome]) -> dict:
-    """The headline figures, one per part (single digits read right, numbers read exactly, pages with
-    every line read exactly, photos with no digit not read)."""
+def headline(figures: dict) -> dict:
+    """The few figures `dvc metrics show` lists (it must stay narrow): single digits read right on each
+    kind of photo, lines of pages read exactly, photos with no digit answered "no digits", and of the
+    photos of digits, the share read sure and the accuracy among those. The rest: figures_document."""
+    return {"plain": figures["plain_single"], "notebook": figures["notebook_single"], "fonts": figures["fonts_single"],
+            "small": figures["small_single"], "pages": figures["lines_exact"], "no_digit": figures["no_digit_not_read"],
+            "coverage": figures["coverage"], "read_accuracy": figures["read_accuracy"]}
+
+
+def figures_document(outcomes: list[Outcome]) -> dict:
+    """Every part's figures (single digits read right, numbers read exactly, pages with every line and
+    lines read exactly, photos with no digit not read), coverage, accuracy among sure answers and the
+    calibration error of single digits' probabilities."""
     by_part = {name: summary(part(outcomes, name)) for name in PARTS}
     non_digit = [o for o in part(outcomes, "non_digit") if o.kind != "blank"]
     singles = [o for o in digit_photos(outcomes) if o.kind == "single"]
@@ -116,6 +126,8 @@ def metrics_document(outcomes: list[Outcome]) -> dict:
         "fonts_number": by_part["fonts"]["number_exact"],
         "small_single": by_part["small"]["single_accuracy"],
         "pages_exact": by_part["pages"]["pages_exact"],
+        "lines_exact": by_part["pages"]["lines_exact"],
+        "no_digit_not_read": rate(not o.answered for o in part(outcomes, "non_digit")),
         "non_digit_not_read": rate(not o.answered for o in non_digit),
         "blank_not_read": rate(not o.answered for o in part(outcomes, "non_digit", ("blank",))),
         "coverage": rate(o.status == "read" for o in digit_photos(outcomes)),
