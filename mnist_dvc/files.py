@@ -149,13 +149,19 @@ def csv_text(header: Iterable[str], rows: Iterable[Iterable]) -> str:
     return text.getvalue()
 
 def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
-    """Write arrays as an uncompressed .npz with fixed member timestamps and key order.
+    """Write arrays as an .npz atomically (see write_npz)."""
+    with atomic_path(path) as tmp:
+        write_npz(tmp, arrays)
+
+
+def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
+    """Write arrays to `path` as an uncompressed .npz with fixed member timestamps and key order.
 
     np.savez stamps each member with the current time; this does not, so equal arrays give
     byte-identical files and DVC sees no change. Stored, not deflated: reading is faster and the
     DVC cache deduplicates anyway.
     """
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         for key in sorted(arrays):
             info = zipfile.ZipInfo(f"{key}.npy", date_time=ZIP_EPOCH)
             info.external_attr = 0o644 << 16

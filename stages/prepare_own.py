@@ -18,7 +18,7 @@ import numpy as np
 
 from mnist_dvc import params
 from mnist_dvc.errors import UserError, one_line, printable, run_main
-from mnist_dvc.files import save_npz
+from mnist_dvc.files import atomic_paths, write_npz
 from mnist_dvc.own import OWN, empty_set, holdout_mask, labelled_samples
 from mnist_dvc.paths import OWN_HOLDOUT_SET, OWN_TRAIN_SET
 from mnist_dvc.photo import read_photo
@@ -56,8 +56,9 @@ def main() -> None:
     arrays = read_samples(labelled_samples(OWN))
     held_out = holdout_mask(arrays["names"].tolist(), arrays["y"], own.holdout_fraction, own.seed)
     trained_on = subset(arrays, ~held_out) if train.own_data_fraction > 0 else empty_set()
-    save_npz(HOLDOUT_SET, subset(arrays, held_out))
-    save_npz(TRAIN_SET, trained_on)
+    with atomic_paths(HOLDOUT_SET, TRAIN_SET) as (holdout_tmp, train_tmp):
+        write_npz(holdout_tmp, subset(arrays, held_out))
+        write_npz(train_tmp, trained_on)
     print(f"prepare_own: {len(arrays['y'])} labelled samples: {int(held_out.sum())} held out for scoring, "
           f"{len(trained_on['y'])} for training"
           + ("" if train.own_data_fraction > 0 else " (train.own_data_fraction is 0)"))

@@ -145,7 +145,9 @@ def predict(args: argparse.Namespace) -> int:
     check_output_paths(args)
     images, errors = collect_images(args.paths)
     if not images and not errors:
-        print(f"no images found in {printable(', '.join(args.paths))}", file=sys.stderr)
+        print(f"no images found in {printable(', '.join(args.paths))} (a folder's own images are read, not "
+              "its subfolders': your labelled samples in data/own/<digit>/ are scored by `dvc repro`)",
+              file=sys.stderr)
     output, model = Output(), None
     answers: list[Answer] = []
     taken: set[str] = set()
