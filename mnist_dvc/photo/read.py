@@ -45,7 +45,8 @@ def find_digits(rgb: np.ndarray, scale: float = 1.0,
     """
     size = size or (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
     ink, magnification = ink_image(rgb)
-    mask = ink_mask(remove_printed_lines(ink), magnification)
+    clean, printed = remove_printed_lines(ink)
+    mask = ink_mask(clean, magnification, printed)
     found = segment(mask) if mask.any() else []
 
     def framed(piece: Piece, ink: np.ndarray, line: int) -> Digit:

@@ -144,9 +144,10 @@ def line_strength(ink: np.ndarray, line: Line, span: int, coverage: float
     core = np.abs(distance) <= 1
     core_level = float(np.median(values[core]))
     sides = [values[distance <= 1 - SIDE_OFFSET], values[distance >= SIDE_OFFSET - 1]]
-    if not all(side.size for side in sides):
-        return None  # along the photo's edge: the paper beside it is not in the photo
-    side_level = max(float(np.median(side)) for side in sides)
+    if not any(side.size for side in sides):
+        return None
+    # Along the photo's edge, the paper on the one side in the photo is what there is to go by.
+    side_level = max(float(np.median(side)) for side in sides if side.size)
     if not 0 < core_level <= MAX_STRENGTH or side_level > SIDE_SHARE * core_level:
         return None
     order = np.argsort(along[core], kind="stable")
@@ -159,22 +160,24 @@ def line_strength(ink: np.ndarray, line: Line, span: int, coverage: float
     return rows[kept], cols[kept], strength[kept].astype(np.float32)
 
 
-def remove_printed_lines(ink: np.ndarray) -> np.ndarray:
-    """The ink image (0 = paper) with the paper's ruled or squared lines subtracted; unchanged when
-    there are none."""
+def remove_printed_lines(ink: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ink image (0 = paper) with the paper's ruled or squared lines subtracted (unchanged when
+    there are none), and how dark the darkest of them was (0 when none)."""
     smooth = cv2.blur(ink, (3, 3), borderType=cv2.BORDER_REFLECT)
     noise = max(spread(smooth[::4, ::4]), 0.006)
     mask = smooth > max(0.03, 4 * noise)
     if mask.mean() > MAX_MASK_SHARE:
-        return ink
+        return ink, 0.0
     lines = candidate_lines(mask, smooth)
     if not lines:
-        return ink
+        return ink, 0.0
     span = max(15, round(MEDIAN_SPAN * max(ink.shape))) | 1
     line_image = np.zeros_like(ink)
+    darkest = 0.0
     for line, in_family in lines:
         measured = line_strength(ink, line, span, MIN_COVERAGE if in_family else LONE_COVERAGE)
         if measured is not None:
             rows, cols, strength = measured
             np.maximum.at(line_image, (rows, cols), strength)
-    return ink - line_image
+            darkest = max(darkest, float(np.percentile(strength, 90)))  # its core, not its soft edges
+    return ink - line_image, darkest
