@@ -49,7 +49,7 @@ def test_samples_rerun_exactly_their_stages_and_show_in_metrics_diff(repo):
 
     set_param(repo, "train", "own_data_fraction", 0.2)
     assert sorted(ran_stages(dvc(repo, "repro").stdout)) == [
-        "classify_own", "evaluate", "evaluate_own", "photo_benchmark", "prepare_own", "train"]
+        "calibrate", "classify_own", "evaluate", "evaluate_own", "photo_benchmark", "prepare_own", "train"]
     assert json.loads((repo / "reports" / "own_metrics.json").read_text())["samples"] == 10
     git_commit(repo, "learn from own digits")
 

@@ -19,10 +19,11 @@ from tests.conftest import VENV_BIN, git_commit, make_small_repo, ran_stages, ru
 
 pytestmark = pytest.mark.slow
 
-ALL_STAGES = ["own_data", "fetch", "fonts", "normalize", "prepare_own", "train", "evaluate", "evaluate_own",
+ALL_STAGES = ["own_data", "fetch", "fonts", "photo_frames", "glyph_frames", "normalize", "prepare_own", "train",
+              "calibrate", "evaluate", "evaluate_own",
               "classify_own", "photo_benchmark"]
 # sorted: the stages a new model reruns
-AFTER_TRAIN = ["classify_own", "evaluate", "evaluate_own", "photo_benchmark", "train"]
+AFTER_TRAIN = ["calibrate", "classify_own", "evaluate", "evaluate_own", "photo_benchmark", "train"]
 
 LIVE_FILES = [f"reports/train/plots/metrics/{split}/{name}.tsv" for split in ("train", "eval")
               for name in ("accuracy", "loss")]
