@@ -80,7 +80,7 @@ def test_an_evaluate_param_reruns_evaluate_alone(workspace):
 def test_a_photo_benchmark_param_or_the_photo_path_reruns_the_benchmark_alone(workspace):
     set_param(workspace, "photo_benchmark", "seed", 7)
     assert ran_stages(dvc(workspace, "repro").stdout) == ["photo_benchmark"]
-    with open(workspace / "mnist_dvc" / "photo.py", "a") as module:
+    with open(workspace / "mnist_dvc" / "photo" / "read.py", "a") as module:
         module.write("\n# an edit\n")
     assert "photo_benchmark" in ran_stages(dvc(workspace, "repro").stdout)
     assert json.loads((workspace / "reports" / "photo_figures.json").read_text())["plain_single"] is not None
@@ -224,7 +224,7 @@ def all_outputs(repo: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize(("section", "key", "value", "stage"), [
     ("train", "epochs", 0, "train"),
-    ("train", "validation_fraction", 0.99, "train"),
+    ("train", "validation_fraction", 0.99, "photo_frames"),  # the first stage that reads it
     ("evaluate", "misclassified_count", 0, "evaluate"),
 ])
 def test_a_refused_param_under_dvc_repro_keeps_the_last_good_outputs(workspace, section, key, value, stage):
