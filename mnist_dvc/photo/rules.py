@@ -92,6 +92,11 @@ def refined(line: Line, ink: np.ndarray) -> Line:
     return Line(line.horizontal, float(slope), float(intercept))
 
 
+def middle(line: Line, length: int) -> float:
+    """Where the line crosses the middle of the photo (its row, or column for a vertical one)."""
+    return line.slope * length / 2 + line.intercept
+
+
 def candidate_lines(mask: np.ndarray, ink: np.ndarray) -> list[tuple[Line, bool]]:
     """The printed lines' candidates: long straight lines through `mask`, nearly horizontal or vertical,
     each fitted to the ink, one per line (near-duplicates dropped); each with whether it has a parallel
@@ -100,10 +105,12 @@ def candidate_lines(mask: np.ndarray, ink: np.ndarray) -> list[tuple[Line, bool]
     for horizontal in (True, False):
         family: list[Line] = []
         length = mask.shape[1] if horizontal else mask.shape[0]
+        rough: list[Line] = []  # the Hough transform's near-duplicates dropped before the costlier fit
         for line in hough_lines(mask.astype(np.uint8), horizontal):
-            line = refined(line, ink)
-            middle = line.slope * length / 2 + line.intercept
-            if all(abs(middle - (other.slope * length / 2 + other.intercept)) > 2 * HALF_WIDTH for other in family):
+            if all(abs(middle(line, length) - middle(other, length)) > 2 * HALF_WIDTH for other in rough):
+                rough.append(line)
+        for line in (refined(line, ink) for line in rough):
+            if all(abs(middle(line, length) - middle(other, length)) > 2 * HALF_WIDTH for other in family):
                 family.append(line)
         found += [(line, len(family) >= 2) for line in family]
     return found
