@@ -95,7 +95,7 @@ def main() -> None:
         calibration_tmp.write_text(json.dumps({"temperature": temperature,
                                                "sure_probability": config.sure_probability}, indent=2) + "\n")
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"calibrate: temperature {temperature:.3f} on {len(labels)} validation images; calibration error "
+    print(f"calibrate: temperature {temperature:.4f} on {len(labels)} validation images; calibration error "
           f"{metrics['validation_ece_before']} -> {metrics['validation_ece']}; at {config.sure_probability} "
           f"{coverage:.1%} of the digits are sure, {accuracy:.2%} of those right")
 

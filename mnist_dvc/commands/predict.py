@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object per image")
     parser.add_argument("--show-input", type=Path, metavar="DIR",
                         help="write the 28x28 image(s) the model saw and the photo with the digit boxes")
-    parser.add_argument("--csv", type=Path, metavar="FILE", help="also write path,number,digit,probability rows")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="also write path,status,number,digit,probability rows")
     parser.add_argument("--skip-unreadable", dest="unreadable", action="store_const", const="warning: skipped",
                         default="error", help="a file that cannot be read as digits is a warning, not an error "
                                               "(the exit status stays 0): for folders that may hold anything")
