@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_dvc.mnist import NOT_A_DIGIT
 from tests.conftest import REPO, run
 from tests.helpers.params import section
 from tests.helpers.photos import photograph, write_photos
@@ -27,11 +28,16 @@ def seven() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    """An (untrained) model of the project's shape, saved the project's way."""
+    """An (untrained) model of the project's shape, saved the project's way, that never answers "not a
+    digit" (its random weights would, for some frames, and these tests are about the digits' answers)."""
     from mnist_dvc import network
 
     path = tmp_path_factory.mktemp("model") / "model.keras"
-    network.write_model(network.build_model(section("train", hidden_units=(8,))), path)
+    model = network.build_model(section("train", hidden_units=(8,)))
+    weights, biases = model.layers[-1].get_weights()
+    biases[NOT_A_DIGIT] = -100.0
+    model.layers[-1].set_weights([weights, biases])
+    network.write_model(model, path)
     return path
 
 

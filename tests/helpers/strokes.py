@@ -99,7 +99,7 @@ def training_frames(per_digit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_stroke_model(path: Path, per_digit: int = 120, seed: int = 0) -> Path:
-    """A 784-64-10 network trained on drawn digits, saved at `path`."""
+    """A 784-64-11 network trained on drawn digits (never on "not a digit"), saved at `path`."""
     from tensorflow import keras
 
     from mnist_dvc import network
