@@ -19,12 +19,11 @@ from mnist_dvc.benchmark.parts import LETTERS, SIGNS
 from mnist_dvc.errors import run_main
 from mnist_dvc.files import save_npz
 from mnist_dvc.mnist import NOT_A_DIGIT
-from mnist_dvc.paths import GLYPH_FRAMES
+from mnist_dvc.paths import FONTS, GLYPH_FRAMES
 from mnist_dvc.photo.frame import digit_frame
-from mnist_dvc.render import MARKS
+from mnist_dvc.render import MARKS, family_fonts
 from mnist_dvc.render.fonts import glyph_image, with_stroke_width
 from mnist_dvc.render.marks import mark_coverage
-from stages.photo_frames import split_fonts
 
 HEIGHT = 60  # px: a digit drawn this tall, then framed at 20 px like every other
 PEN_WIDTHS = (0.04, 0.2)  # the pen's width as a share of a digit's height, fine pen to marker
@@ -64,7 +63,7 @@ def frames(fonts: dict[str, str], variants: int, seed: int) -> tuple[np.ndarray,
 def main() -> None:
     config = params.load("glyph_frames")
     fonts = params.load("fonts")
-    x, y = frames(split_fonts(fonts, fonts.train), config.variants, config.seed)
+    x, y = frames(family_fonts(FONTS, fonts.train), config.variants, config.seed)
     save_npz(GLYPH_FRAMES, {"x": x, "y": y})
     print(f"glyph_frames: {len(y)} frames ({int((y == NOT_A_DIGIT).sum())} not a digit) from "
           f"{len(fonts.train)} training font families")

@@ -200,10 +200,7 @@ def benchmark_fonts(config: params.PhotoBenchmarkParams, folder: Path = FONTS) -
     leaked = sorted(set(families) & set(fonts.train))
     if leaked:
         raise UserError(f"params.yaml: the font families {leaked} are in fonts.train and in fonts.{config.digits}")
-    try:
-        return family_fonts(folder, families)
-    except FileNotFoundError as error:
-        raise UserError(f"{error}; run `dvc repro fonts`") from None
+    return family_fonts(folder, families)
 
 
 def main(argv: list[str] | None = None) -> None:

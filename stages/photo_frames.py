@@ -22,7 +22,6 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
 
 import numpy as np
 
@@ -129,13 +128,6 @@ def read_all(jobs: list[Job]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([x for x, _ in results]), np.concatenate([y for _, y in results])
 
 
-def split_fonts(fonts_config: params.FontsParams, families: tuple[str, ...], folder: Path = FONTS) -> dict[str, str]:
-    try:
-        return family_fonts(folder, families)
-    except FileNotFoundError as error:
-        raise UserError(f"{error}; run `dvc repro fonts`") from None
-
-
 def main() -> None:
     config = params.load("photo_frames")
     train = params.load("train")
@@ -144,9 +136,9 @@ def main() -> None:
     fit, held_out = split_validation(len(arrays["y_train"]), train.validation_fraction, train.seed)
     x, y = arrays["x_train"], arrays["y_train"]
     started = time.perf_counter()
-    x_fit, y_fit = read_all(plan(config.photos, x[fit], y[fit], split_fonts(fonts, fonts.train), config.seed))
+    x_fit, y_fit = read_all(plan(config.photos, x[fit], y[fit], family_fonts(FONTS, fonts.train), config.seed))
     x_val, y_val = read_all(plan(config.validation_photos, x[held_out], y[held_out],
-                                 split_fonts(fonts, fonts.validation), config.seed + 1))
+                                 family_fonts(FONTS, fonts.validation), config.seed + 1))
     save_npz(PHOTO_FRAMES, {"x_train": x_fit, "y_train": y_fit, "x_validation": x_val, "y_validation": y_val})
     not_digits = int((y_fit == NOT_A_DIGIT).sum())
     print(f"photo_frames: {len(y_fit)} training frames ({not_digits} not a digit) and {len(y_val)} validation "

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from mnist_dvc.errors import UserError
 from mnist_dvc.render.pen import pen_texture
 
 FONT_SUFFIXES = (".woff", ".woff2", ".ttf", ".otf")
@@ -36,8 +37,11 @@ def font_file(folder: Path, family: str) -> Path:
 
 def family_fonts(folder: Path, families: Sequence[str]) -> dict[str, str]:
     """family → font file for each of `families` in `folder` (e.g. data/raw/fonts and params' fonts.train,
-    to make training photos of the training families only)."""
-    return {family: str(font_file(folder, family)) for family in families}
+    to make training photos of the training families only); UserError when one is missing."""
+    try:
+        return {family: str(font_file(folder, family)) for family in families}
+    except FileNotFoundError as error:
+        raise UserError(f"{error}; run `dvc repro fonts`") from None
 
 
 @lru_cache(maxsize=256)
