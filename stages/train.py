@@ -6,8 +6,8 @@ images is held out for validation; the test images are never read here. With `ow
 your labelled digits in data/prepared/own_train.npz (never the held-out ones) are repeated, slightly
 distorted, to make up that share of the training examples.
 
-Per-epoch figures are logged with DVCLive into reports/train/ as each epoch ends, so `dvc exp show`
-(and DVC's VS Code extension and Studio) follow a running experiment epoch by epoch:
+Per-epoch figures are logged with DVCLive into reports/train/ as each epoch ends (`dvc plots show` draws
+them; they are plots, not metrics, so that `dvc metrics show` stays narrow):
   reports/train/metrics.json                     the latest figures: train.loss, train.accuracy,
                                                  eval.loss, eval.accuracy (validation split) and step
                                                  (epochs run); once training ends, eval holds the saved
