@@ -120,13 +120,24 @@ def frames_of(digits: list[Digit]) -> np.ndarray:
     return scale_pixels(np.stack([digit.frame for digit in digits]))
 
 
+def text_lines(digits: list[Digit], read_as_digit: list[bool]) -> set[int]:
+    """The lines of writing where more frames are not digits than are: words, whose letters that look
+    like digits (a u read as 4, a D as 0) are letters too."""
+    counts: dict[int, list[int]] = {}
+    for digit, a_digit in zip(digits, read_as_digit, strict=True):
+        counts.setdefault(digit.line, [0, 0])[a_digit] += 1
+    return {line for line, (others, digit_count) in counts.items() if others > digit_count}
+
+
 def answer(path: str, digits: list[Digit], probabilities: np.ndarray, sure_probability: float,
            runners_up: int = 2) -> Answer:
     """An Answer from the digits found and one row of class probabilities per digit; what the model reads
     as not a digit is left out."""
+    read_as_digit = [is_a_digit(row) for row in probabilities]
+    text = text_lines(digits, read_as_digit)
     answers = []
-    for digit, row in zip(digits, probabilities, strict=True):
-        if is_a_digit(row):
+    for digit, row, a_digit in zip(digits, probabilities, read_as_digit, strict=True):
+        if a_digit and digit.line not in text:
             best, probability, others = rank(row, runners_up)
             answers.append(DigitAnswer(best, probability, probability >= sure_probability, others, digit.box,
                                        digit.line, digit.frame))

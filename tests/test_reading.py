@@ -33,10 +33,10 @@ def choose_digits(model: Model, photos: list[Found]) -> list[list[Digit]]:
             for found, rows in zip(photos, classify_candidates(model, photos), strict=True)]
 
 
-def digit(value: int, logit: float, left: int = 0) -> Digit:
+def digit(value: int, logit: float, left: int = 0, line: int = 0) -> Digit:
     frame = np.zeros((28, 28), np.uint8)
     frame[0, :2] = value, round(logit * 10)
-    return Digit(frame, (left, 0, 20, 30), 0)
+    return Digit(frame, (left, 40 * line, 20, 30), line)
 
 
 def test_two_unsure_pieces_are_joined_when_the_model_is_surer_of_them_as_one():
@@ -99,6 +99,16 @@ def test_what_the_model_reads_as_not_a_digit_is_left_out_and_nothing_left_is_no_
     for answer in (only_marks, blank):
         assert (answer.status, answer.number, answer.digits) == ("no_digits", "", [])
         assert answer.as_dict()["digits"] == [] and answer.as_line().endswith(": no digits found")
+
+
+def test_a_line_with_more_frames_not_digits_than_digits_is_a_word_and_none_of_it_is_read():
+    letter = NOT_A_DIGIT
+    word = [digit(letter, 9.0, 0), digit(4, 9.0, 40), digit(letter, 9.0, 80)]  # "Hug" read as "4"
+    number = [digit(1, 9.0, 0, line=1), digit(letter, 9.0, 40, line=1), digit(7, 9.0, 80, line=1)]
+    tie = [digit(5, 9.0, 0, line=2), digit(letter, 9.0, 40, line=2)]
+    (only_word, page) = read_photos(Model(), [("w.png", Found(word)), ("p.png", Found(word + number + tie))])
+    assert (only_word.status, only_word.number) == ("no_digits", "")
+    assert page.number == "17 5" and {answer.line for answer in page.digits} == {1, 2}
 
 
 def test_not_a_digit_is_never_a_runner_up():
