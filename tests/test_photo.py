@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -518,6 +519,18 @@ def test_ruled_lines_are_taken_out_and_a_stroke_across_them_keeps_its_strength()
     paper[:, 190:216] = False
     assert np.abs(clean[paper]).max() < 0.1  # the lines are gone away from the stroke
     assert clean[50:200, 201:205].min() > 0.45  # the stroke, where it crosses a line too, is still ink
+
+
+def test_a_dense_grid_photographed_close_is_taken_out():
+    # Squared paper seen close: its lines, 3 px wide with their soft edges, cover a sixth of the photo.
+    rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
+    grid = np.zeros((300, 400), np.float32)
+    for start in range(10, 400, 50):
+        grid = np.maximum(grid, 0.3 * np.clip(1.5 - np.abs(cols - (start - 0.02 * rows)), 0, 1))
+        grid = np.maximum(grid, 0.3 * np.clip(1.5 - np.abs(rows - (start + 0.02 * cols)), 0, 1))
+    assert 0.15 < (cv2.blur(grid, (3, 3)) > 0.03).mean() < photo.rules.MAX_MASK_SHARE
+    clean, printed = photo.rules.remove_printed_lines(grid)
+    assert printed > 0.2 and not photo.ink.ink_mask(clean, 1.0, printed).any()
 
 
 def test_one_long_stroke_alone_is_writing_not_a_printed_line():

@@ -24,8 +24,9 @@ from mnist_dvc.photo.ink import spread
 # A printed line crosses at least this share of the photo's width (or height, for the vertical ones).
 MIN_LENGTH = 0.5
 # Where more than this share of the photo stands out of the paper's noise, it is the paper's own grain (a
-# dithered palette image, a textured sheet), in which no line can be told from chance alignments.
-MAX_MASK_SHARE = 0.15
+# dithered palette image, a textured sheet), in which no line can be told from chance alignments. Squared
+# paper photographed close covers about a sixth of the photo with its grid.
+MAX_MASK_SHARE = 0.2
 # Lines this close to horizontal or vertical, in degrees, are candidates: a photo taken slightly askew.
 MAX_TILT = 12.0
 HALF_WIDTH = 3  # pixels either side of a line's centre taken out with it
