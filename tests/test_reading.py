@@ -111,6 +111,17 @@ def test_a_line_with_more_frames_not_digits_than_digits_is_a_word_and_none_of_it
     assert page.number == "17 5" and {answer.line for answer in page.digits} == {1, 2}
 
 
+def test_between_two_digits_a_frame_is_dropped_as_not_a_digit_only_when_the_model_is_sure():
+    unsure_mark = digit(NOT_A_DIGIT, 1.0, 40)  # not a digit at about 23 %: most likely, not sure
+    sure_mark = digit(NOT_A_DIGIT, 9.0, 40)
+    (inside, sure, at_the_end) = read_photos(Model(), [
+        ("a.png", Found([digit(2, 9.0, 0), unsure_mark, digit(9, 9.0, 80)])),
+        ("b.png", Found([digit(2, 9.0, 0), sure_mark, digit(9, 9.0, 80)])),
+        ("c.png", Found([digit(2, 9.0, 0), digit(9, 9.0, 20), digit(NOT_A_DIGIT, 1.0, 80)]))])
+    assert len(inside.digits) == 3 and inside.status == "unsure" and not inside.digits[1].sure
+    assert sure.number == "29" and at_the_end.number == "29"
+
+
 def test_not_a_digit_is_never_a_runner_up():
     (answer,) = read_photos(Model(), [("a.png", Found([digit(3, 2.0)]))], runners_up=9)
     assert len(answer.digits[0].runners_up) == 9
