@@ -530,7 +530,7 @@ def test_a_dense_grid_photographed_close_is_taken_out():
         grid = np.maximum(grid, 0.3 * np.clip(1.5 - np.abs(rows - (start + 0.02 * cols)), 0, 1))
     assert 0.15 < (cv2.blur(grid, (3, 3)) > 0.03).mean() < photo.rules.MAX_MASK_SHARE
     clean, printed = photo.rules.remove_printed_lines(grid)
-    assert printed > 0.2 and not photo.ink.ink_mask(clean, 1.0, printed).any()
+    assert printed.max() > 0.2 and not photo.ink.ink_mask(clean, 1.0, printed).any()
 
 
 def test_one_long_stroke_alone_is_writing_not_a_printed_line():
@@ -541,7 +541,23 @@ def test_one_long_stroke_alone_is_writing_not_a_printed_line():
 
 def test_a_blank_ruled_page_has_no_ink_left():
     clean, printed = photo.rules.remove_printed_lines(ruled_ink())
-    assert printed > 0.2 and not photo.ink.ink_mask(clean, 1.0, printed).any()
+    assert printed.max() > 0.2 and not photo.ink.ink_mask(clean, 1.0, printed).any()
+
+
+def test_a_pencil_fainter_than_the_ruling_is_still_ink_but_no_trace_of_a_line_is():
+    ink = ruled_ink(strength=0.4)
+    ink[80:220, 150:155] = np.maximum(ink[80:220, 150:155], 0.25)  # a faint 1 across three lines
+    clean, printed = photo.rules.remove_printed_lines(ink)
+    mask = photo.ink.ink_mask(clean, 1.0, printed)
+    assert mask[80:220, 150:155].mean() > 0.9
+    assert not mask[:, :140].any() and not mask[:, 170:].any()
+
+
+def test_a_line_running_off_the_photo_is_fitted_where_it_runs_inside():
+    rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
+    ink = 0.3 * np.clip(2 - np.abs(cols - (0.1 * rows - 10)), 0, 1)  # enters the photo a third of the way down
+    line = photo.rules.refined(photo.rules.Line(False, 0.09, -8.0), ink)
+    assert abs(line.slope - 0.1) < 0.005 and abs(line.intercept + 10) < 1
 
 
 def test_a_long_dark_stroke_beside_another_is_writing_not_ruling():

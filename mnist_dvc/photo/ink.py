@@ -8,7 +8,7 @@ import numpy as np
 from mnist_dvc.photo.morphology import label_pieces
 
 MIN_CONTRAST = 0.08  # ink must absorb at least 8 % more light than the paper around it
-# Writing on ruled or squared paper is at least this many times as dark as the printed lines were.
+# On a ruled or squared paper's printed line, writing is at least this many times as strong as the line.
 PRINTED_MARGIN = 1.2
 
 
@@ -19,34 +19,37 @@ def spread(values: np.ndarray) -> float:
     return 1.4826 * float(np.median(deviations, overwrite_input=True))
 
 
-def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0, printed: float = 0.0) -> np.ndarray:
+def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0,
+             printed: np.ndarray | float = 0.0) -> np.ndarray:
     """Where the ink is: pixels above a low threshold connected to pixels above a high one (hysteresis).
 
     The levels come from the image itself: the paper's noise (a robust spread, larger in shadows where
     the light was divided out) and the strong ink level (a high percentile), so a faint pencil and a
     black marker both work. All False when no stroke stands out (a blank page, a gradient, a shadow).
-    `printed` is how dark the paper's printed lines were (rules.remove_printed_lines): writing stands
-    out of them too, and what is left of a line, no darker than it, is never taken for a stroke.
+    `printed` is how strong the paper's printed lines were at each pixel (rules.remove_printed_lines):
+    on a line, a stroke must stand out of the line's own strength to count as writing, so what is left
+    of a line is never taken for a stroke; off the lines, writing fainter than the lines is still ink.
     """
     smooth = cv2.blur(ink, (3, 3), borderType=cv2.BORDER_REFLECT)  # the mean of each 3x3 window
-    sample = smooth[::4, ::4]
-    noise = max(spread(sample), 0.006)
-    least = max(MIN_CONTRAST, 10 * noise, PRINTED_MARGIN * printed)
+    beyond_print = smooth - PRINTED_MARGIN * np.asarray(printed, dtype=np.float32)
+    noise = max(spread(smooth[::4, ::4]), 0.006)
+    least = max(MIN_CONTRAST, 10 * noise)
+    sample = beyond_print[::4, ::4]
     strong = float(np.percentile(sample, 99.8))
     if strong < least:
         strong = float(np.percentile(sample, 99.97))  # very little ink (a thin pen, small digits)
     if strong < least:
-        strong = float(smooth.max())  # a few thin strokes in a large photo: found here, read closer later
+        strong = float(beyond_print.max())  # a few thin strokes in a large photo: found here, read closer later
     if strong < least:
         return np.zeros(ink.shape, dtype=bool)
     local_noise = noise * magnification
-    high = np.maximum(max(0.5 * strong, MIN_CONTRAST, printed), 8 * local_noise)
+    high = np.maximum(max(0.5 * strong, MIN_CONTRAST), 8 * local_noise)
     low = np.maximum(max(0.3 * strong, MIN_CONTRAST * 0.6), 4 * local_noise)
     candidates = smooth > low
     count, labels = label_pieces(candidates)
     if count == 1:  # the background alone
         return candidates
     keep = np.zeros(count, dtype=bool)
-    keep[labels[smooth > high]] = True
+    keep[labels[beyond_print > high]] = True
     keep[0] = False
     return keep[labels]

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from mnist_dvc.photo.ink import spread
+from mnist_dvc.photo.morphology import maximum_3x3
 
 # A printed line crosses at least this share of the photo's width (or height, for the vertical ones).
 MIN_LENGTH = 0.5
@@ -47,6 +48,9 @@ LONE_COVERAGE = 0.9
 # A line must have paper beside it: its strength this many pixels out is under this share of its own.
 SIDE_OFFSET = HALF_WIDTH + 3
 SIDE_SHARE = 0.5
+# Within this share of the photo's side from its edges, a line running off the photo is too short to be
+# found: there the darkest line that was found stands in for it.
+EDGE_SHARE = 0.02
 
 
 class Line(NamedTuple):
@@ -82,9 +86,14 @@ def refined(line: Line, ink: np.ndarray) -> Line:
     image = ink if line.horizontal else ink.T
     positions = np.arange(image.shape[1])
     centre = line.slope * positions + line.intercept
+    positions = positions[(centre >= 0) & (centre <= image.shape[0] - 1)]  # where it runs inside the photo
+    if positions.size < 2:
+        return line
     offsets = np.arange(-2 * HALF_WIDTH, 2 * HALF_WIDTH + 1)
-    rows = np.clip(np.round(centre[None, :] + offsets[:, None]).astype(int), 0, image.shape[0] - 1)
-    weights = np.maximum(image[rows, positions[None, :]], 0) + 1e-6
+    rows = np.round(line.slope * positions[None, :] + line.intercept + offsets[:, None]).astype(int)
+    inside = (rows >= 0) & (rows < image.shape[0])
+    values = image[np.clip(rows, 0, image.shape[0] - 1), positions[None, :]]
+    weights = np.where(inside, np.maximum(values, 0), 0) + 1e-6
     best = (rows * weights).sum(axis=0) / weights.sum(axis=0)  # each column's centre of the line's ink
     slope, intercept = np.polyfit(positions, best, 1)
     close = np.abs(best - (slope * positions + intercept)) <= 1
@@ -168,24 +177,29 @@ def line_strength(ink: np.ndarray, line: Line, span: int, coverage: float
     return rows[kept], cols[kept], strength[kept].astype(np.float32)
 
 
-def remove_printed_lines(ink: np.ndarray) -> tuple[np.ndarray, float]:
+def remove_printed_lines(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The ink image (0 = paper) with the paper's ruled or squared lines subtracted (unchanged when
-    there are none), and how dark the darkest of them was (0 when none)."""
+    there are none), and how strong the printed lines were at each pixel (0 off them), a pixel wider
+    either side: where what was subtracted may have left a trace."""
     smooth = cv2.blur(ink, (3, 3), borderType=cv2.BORDER_REFLECT)
     noise = max(spread(smooth[::4, ::4]), 0.006)
     mask = smooth > max(0.03, 4 * noise)
+    line_image = np.zeros_like(ink)
     if mask.mean() > MAX_MASK_SHARE:
-        return ink, 0.0
+        return ink, line_image
     lines = candidate_lines(mask, smooth)
     if not lines:
-        return ink, 0.0
+        return ink, line_image
     span = max(15, round(MEDIAN_SPAN * max(ink.shape))) | 1
-    line_image = np.zeros_like(ink)
-    darkest = 0.0
     for line, in_family in lines:
         measured = line_strength(ink, line, span, MIN_COVERAGE if in_family else LONE_COVERAGE)
         if measured is not None:
             rows, cols, strength = measured
             np.maximum.at(line_image, (rows, cols), strength)
-            darkest = max(darkest, float(np.percentile(strength, 90)))  # its core, not its soft edges
-    return ink - line_image, darkest
+    printed = maximum_3x3(line_image)
+    if line_image.any():
+        border = max(3, round(EDGE_SHARE * max(ink.shape)))
+        darkest = float(np.percentile(line_image[line_image > 0], 90))
+        for edge in (printed[:border], printed[-border:], printed[:, :border], printed[:, -border:]):
+            np.maximum(edge, darkest, out=edge)
+    return ink - line_image, printed
