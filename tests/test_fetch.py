@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
+import socket
 import threading
 import time
 from pathlib import Path
@@ -202,6 +203,16 @@ def test_a_partial_download_leaves_nothing_behind(tmp_path, server):
         fetch.download(url, target, "sha256", hashlib.sha256(Handler.body).hexdigest(), timeout=2)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
+
+
+def test_an_unreachable_source_fails_in_a_few_words(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(fetch.SourceFailed) as failure:
+        fetch.download(f"http://127.0.0.1:{port}/file", tmp_path / "file", "sha256", "0" * 64, timeout=2)
+    reason = "cannot connect to 127.0.0.1 (no network, a proxy or a firewall)"
+    assert str(failure.value) == f"http://127.0.0.1:{port}/file: {reason}"
 
 
 def test_a_source_that_hangs_times_out_within_the_configured_bound(tmp_path, server):
