@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,13 @@ SMALL_TRAIN = {
 SMALL_PHOTO_BENCHMARK = {"single_digits": 6, "numbers": 3, "failures_shown": 4, "notebook_single": 2,
                          "notebook_numbers": 1, "fonts_single": 2, "fonts_numbers": 1, "small_single": 2, "pages": 1,
                          "page_lines": [2, 3], "non_digit": 3, "blank_pages": 1}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A shell starts a background job with Ctrl-C ignored, and every process it starts inherits that:
+    the tests that interrupt the project's commands need SIGINT delivered as in a terminal."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def dejavu_fonts() -> Path:
