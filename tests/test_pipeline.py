@@ -218,8 +218,10 @@ def test_a_remote_round_trip_restores_a_commit_exactly(workspace, tmp_path):
 
 
 def all_outputs(repo: Path) -> dict[str, str]:
-    """md5 of every output of train and evaluate, and of the data, as `dvc repro` left them."""
-    names = [*OUTPUTS, "reports/confusion_matrix.png", "reports/misclassified.png"]
+    """md5 of every output of train, calibrate, evaluate and the photo benchmark, and of the data, as
+    `dvc repro` left them."""
+    names = [*OUTPUTS, "reports/confusion_matrix.png", "reports/misclassified.png", "models/model.calibration.json",
+             "reports/calibration.json", "reports/photo_figures.json", "reports/risk_coverage.csv"]
     return {name: file_digest(repo / name, "md5") for name in names}
 
 
@@ -227,6 +229,8 @@ def all_outputs(repo: Path) -> dict[str, str]:
     ("train", "epochs", 0, "train"),
     ("train", "validation_fraction", 0.99, "photo_frames"),  # the first stage that reads it
     ("evaluate", "misclassified_count", 0, "evaluate"),
+    ("calibrate", "sure_probability", 1.5, "calibrate"),
+    ("photo_benchmark", "failures_shown", -1, "photo_benchmark"),
 ])
 def test_a_refused_param_under_dvc_repro_keeps_the_last_good_outputs(workspace, section, key, value, stage):
     before = all_outputs(workspace)
