@@ -133,11 +133,11 @@ def text_lines(digits: list[Digit], read_as_digit: list[bool]) -> set[int]:
     return {line for line, (others, digit_count) in counts.items() if others > digit_count}
 
 
-def between_digits(digits: list[Digit], read_as_digit: list[bool], lines: set[int]) -> list[bool]:
-    """Which frames stand between two digits of a line in `lines` (left of one, right of another)."""
+def between_digits(digits: list[Digit], read_as_digit: list[bool]) -> list[bool]:
+    """Which frames stand between two digits of their line (left of one, right of another)."""
     spans: dict[int, tuple[int, int]] = {}
     for digit, a_digit in zip(digits, read_as_digit, strict=True):
-        if a_digit and digit.line in lines:
+        if a_digit:
             first, last = spans.get(digit.line, (digit.box[0], digit.box[0]))
             spans[digit.line] = (min(first, digit.box[0]), max(last, digit.box[0]))
     return [digit.line in spans and spans[digit.line][0] < digit.box[0] < spans[digit.line][1]
@@ -150,9 +150,8 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, sure_proba
     as not a digit is left out, but for a frame between two digits of a number: that one is taken for a
     digit unless the model is sure it is not (a badly written 0 in "2095"), and shown unsure."""
     read_as_digit = [is_a_digit(row) for row in probabilities]
-    text = text_lines(digits, read_as_digit)
-    number_lines = {digit.line for digit, a_digit in zip(digits, read_as_digit, strict=True) if a_digit} - text
-    inside = between_digits(digits, read_as_digit, number_lines)
+    text = text_lines(digits, read_as_digit)  # none of a word is read, whatever stands between its letters
+    inside = between_digits(digits, read_as_digit)
     read_as_digit = [a_digit or (among and row[NOT_A_DIGIT] < SURELY_NOT_A_DIGIT)
                      for a_digit, among, row in zip(read_as_digit, inside, probabilities, strict=True)]
     answers = []
