@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from mnist_dvc import photo
 from mnist_dvc.errors import UserError
@@ -245,6 +246,16 @@ def test_stroke_window_is_wider_than_the_writings_strokes():
         grey[30:120, 50:50 + pen] = grey[30:120, 120:120 + pen] = 40
         window = photo.light.stroke_window(grey, photo.light.paper_level(grey, shadows=False), 21)
         assert window % 2 == 1 and pen < window <= 2 * pen + 3
+
+
+def test_a_shadows_long_soft_corner_does_not_widen_the_stroke_window():
+    rows, cols = np.indices((150, 200), dtype=np.float32)
+    corner = np.abs(rows - 100) < (cols - 20) * np.tan(np.radians(5))  # a narrow corner, as long as the photo
+    grey = (220 * ndimage.gaussian_filter(np.where(corner, 0.5, 1.0), 2)).astype(np.float32)
+    for pen in (2, 3):
+        grey[15:45, 150:150 + pen] = grey[15:45, 170:170 + pen] = 110  # two faint strokes
+        window = photo.light.stroke_window(grey, photo.light.paper_level(grey, shadows=False), 21)
+        assert pen < window <= 2 * pen + 3
 
 
 def test_dark_writing_in_a_mostly_shadowed_photo_is_not_taken_for_light_writing():

@@ -55,8 +55,10 @@ def paper_level(grey: np.ndarray, shadows: bool = True) -> np.ndarray:
 def stroke_window(grey: np.ndarray, paper: np.ndarray, window: int) -> int:
     """An odd window wider than the writing's strokes (in `grey`'s pixels, with `paper` its estimate
     without shadows), so that a closing by it removes every stroke: STROKE_WINDOW_WIDTHS times their
-    width, which is twice the median distance to the paper along their centre lines; at least 3, at
-    most `window`."""
+    width, which is twice the distance to the paper along their centre lines (its lower quartile: a
+    shadow's soft corner, filled like a stroke by the closing, has a long and wide centre line of its
+    own, and would otherwise set the width of a faint or small digit's strokes); at least 3, at most
+    `window`."""
     mask = ink_mask(absorbed_light(grey, paper))
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
@@ -65,7 +67,7 @@ def stroke_window(grey: np.ndarray, paper: np.ndarray, window: int) -> int:
     mask = mask[max(rows[0] - 1, 0):rows[-1] + 2, max(cols[0] - 1, 0):cols[-1] + 2]
     distance = ndimage.distance_transform_edt(mask)
     ridge = mask & (distance >= maximum_3x3(distance))
-    width = 2 * float(np.median(distance[ridge]))
+    width = 2 * float(np.percentile(distance[ridge], 25))
     return int(min(window, max(3, math.ceil(STROKE_WINDOW_WIDTHS * width)))) | 1
 
 
