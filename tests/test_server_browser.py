@@ -198,6 +198,20 @@ def test_a_blank_photo_says_no_digits_found(browser, live_server, tmp_path):
     keep_shot(browser, "no-digits")
 
 
+def test_a_photo_given_while_the_draw_tab_shows_is_read_on_the_photo_tab(browser, live_server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    photo = tmp_path / "number.png"
+    photo_of_digits(photo, "71")
+    browser.get(live_server + "/")
+    assert browser.find_element(By.ID, "tab-draw").get_attribute("aria-selected") == "true"
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=photo-input]").send_keys(str(photo))
+    wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "71", "71 read from the photo")
+    assert browser.find_element(By.ID, "tab-photo").get_attribute("aria-selected") == "true"
+    assert browser.find_element(By.ID, "photo-panel").is_displayed()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-testid=box]")) == 2
+
+
 @pytest.fixture
 def unsure_server(reading_model, tmp_path) -> str:
     """A server whose model is unsure of every digit: its calibration asks for a probability over 1."""

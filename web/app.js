@@ -143,6 +143,7 @@ function pngBlob(canvas) {
 $("photo-input").addEventListener("change", (event) => {
   const file = event.target.files[0];
   if (!file) return;
+  if (mode !== "photo") choose("photo"); // a photo given while drawing (dropped, or by a script) is shown where it is read
   const image = $("photo");
   if (image.src) URL.revokeObjectURL(image.src);
   image.src = URL.createObjectURL(file);
