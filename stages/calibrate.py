@@ -78,7 +78,8 @@ def main() -> None:
     network = load_model(MODEL)
     images, labels = validation_set()
     if network.outputs <= NOT_A_DIGIT:  # a model with no "not a digit" output: its frames cannot count
-        images, labels = images[labels < NUM_CLASSES], labels[labels < NUM_CLASSES]
+        digits = labels < NUM_CLASSES
+        images, labels = images[digits], labels[digits]
     raw = logits(network, images)
     temperature = fit_temperature(raw, labels)
     before, after = softmax(raw.astype(np.float64)), softmax(raw.astype(np.float64) / temperature)

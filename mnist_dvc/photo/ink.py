@@ -31,7 +31,8 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0,
     of a line is never taken for a stroke; off the lines, writing fainter than the lines is still ink.
     """
     smooth = cv2.blur(ink, (3, 3), borderType=cv2.BORDER_REFLECT)  # the mean of each 3x3 window
-    beyond_print = smooth - PRINTED_MARGIN * np.asarray(printed, dtype=np.float32)
+    # Most photos have no printed lines: then no copy of the image is made for them.
+    beyond_print = smooth - PRINTED_MARGIN * np.asarray(printed, dtype=np.float32) if np.any(printed) else smooth
     noise = max(spread(smooth[::4, ::4]), 0.006)
     least = max(MIN_CONTRAST, 10 * noise)
     sample = beyond_print[::4, ::4]
