@@ -582,6 +582,16 @@ def test_a_drawn_seven_and_one_are_two_digits():
     assert len(photo.read.read_photo(REPO / "docs" / "drawing-71.png", "drawing-71.png").digits) == 2
 
 
+def test_a_wide_margin_line_is_taken_out_edge_to_edge():
+    # A margin line seen close, 9 px wide with soft edges: wider than the core a line is measured on,
+    # and its edges alone would be two long thin strokes, read as a "1".
+    rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
+    margin = 0.3 * np.clip(4.5 - np.abs(cols - (60 + 0.01 * rows)), 0, 1)
+    clean, printed = photo.rules.remove_printed_lines(margin)
+    assert np.abs(clean).max() < 0.05
+    assert not photo.ink.ink_mask(clean, 1.0, printed).any()
+
+
 def test_a_notebooks_margin_line_alone_is_taken_out_but_a_shorter_lone_line_is_not():
     rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
     margin = 0.3 * np.clip(2 - np.abs(cols - (60 + 0.01 * rows)), 0, 1)  # the whole height of the photo

@@ -81,25 +81,28 @@ def hough_lines(mask: np.ndarray, horizontal: bool) -> list[Line]:
 
 def refined(line: Line, ink: np.ndarray) -> Line:
     """The line fitted to its ink near the Hough transform's estimate, which is only as exact as its grid
-    of angles: a straight fit to each column's (row's) centre of ink, twice, the second time without the
-    points far off the first fit (where strokes cross it)."""
+    of angles: a straight fit to each column's (row's) centre of ink near the estimate, without the
+    points far off a first fit (where strokes cross it); then once more around that fit, as a wide line
+    seen off-centre has its centre of ink pulled towards the estimate."""
     image = ink if line.horizontal else ink.T
-    positions = np.arange(image.shape[1])
-    centre = line.slope * positions + line.intercept
-    positions = positions[(centre >= 0) & (centre <= image.shape[0] - 1)]  # where it runs inside the photo
-    if positions.size < 2:
-        return line
-    offsets = np.arange(-2 * HALF_WIDTH, 2 * HALF_WIDTH + 1)
-    rows = np.round(line.slope * positions[None, :] + line.intercept + offsets[:, None]).astype(int)
-    inside = (rows >= 0) & (rows < image.shape[0])
-    values = image[np.clip(rows, 0, image.shape[0] - 1), positions[None, :]]
-    weights = np.where(inside, np.maximum(values, 0), 0) + 1e-6
-    best = (rows * weights).sum(axis=0) / weights.sum(axis=0)  # each column's centre of the line's ink
-    slope, intercept = np.polyfit(positions, best, 1)
-    close = np.abs(best - (slope * positions + intercept)) <= 1
-    if close.sum() >= 2:
-        slope, intercept = np.polyfit(positions[close], best[close], 1)
-    return Line(line.horizontal, float(slope), float(intercept))
+    for _ in range(2):
+        positions = np.arange(image.shape[1])
+        centre = line.slope * positions + line.intercept
+        positions = positions[(centre >= 0) & (centre <= image.shape[0] - 1)]  # where it runs inside the photo
+        if positions.size < 2:
+            return line
+        offsets = np.arange(-2 * HALF_WIDTH, 2 * HALF_WIDTH + 1)
+        rows = np.round(line.slope * positions[None, :] + line.intercept + offsets[:, None]).astype(int)
+        inside = (rows >= 0) & (rows < image.shape[0])
+        values = image[np.clip(rows, 0, image.shape[0] - 1), positions[None, :]]
+        weights = np.where(inside, np.maximum(values, 0), 0) + 1e-6
+        best = (rows * weights).sum(axis=0) / weights.sum(axis=0)  # each column's centre of the line's ink
+        slope, intercept = np.polyfit(positions, best, 1)
+        close = np.abs(best - (slope * positions + intercept)) <= 1
+        if close.sum() >= 2:
+            slope, intercept = np.polyfit(positions[close], best[close], 1)
+        line = Line(line.horizontal, float(slope), float(intercept))
+    return line
 
 
 def middle(line: Line, length: int) -> float:
@@ -193,8 +196,7 @@ def line_strength(ink: np.ndarray, line: Line, span: int, coverage: float
     level = np.interp(along, along[core][order], running) / core_level
     _, index = np.unique(np.round(distance * 4).astype(int), return_inverse=True)
     strength = np.maximum(group_medians(values, index)[index], 0) * np.clip(level, 0, MAX_LOCAL)
-    kept = np.abs(distance) <= HALF_WIDTH
-    return rows[kept], cols[kept], strength[kept].astype(np.float32)
+    return rows, cols, strength.astype(np.float32)
 
 
 def remove_printed_lines(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
