@@ -30,7 +30,7 @@ MIN_LENGTH = 0.5
 MAX_MASK_SHARE = 0.2
 # Lines this close to horizontal or vertical, in degrees, are candidates: a photo taken slightly askew.
 MAX_TILT = 12.0
-HALF_WIDTH = 3  # pixels either side of a line's centre taken out with it
+HALF_WIDTH = 3  # a printed line's usual half width: its centre is sought within twice this
 # The running median along a line spans this share of the photo's side: longer than any stroke across it.
 MEDIAN_SPAN = 0.08
 # Where a stroke runs along a line (a 4's bar, a 2's base on the line), the running median is the stroke's:
@@ -45,7 +45,8 @@ MIN_COVERAGE = 0.6
 # A line with no parallel neighbour is the paper's only when it runs along this much of the photo, as a
 # notebook's margin line does: no stroke of writing is that long.
 LONE_COVERAGE = 0.9
-# A line must have paper beside it: its strength this many pixels out is under this share of its own.
+# A line must have paper beside it: its strength this many pixels out is under this share of its own. Its
+# profile is subtracted as far out: all of a wide line (a margin line seen close), only paper past a thin one.
 SIDE_OFFSET = HALF_WIDTH + 3
 SIDE_SHARE = 0.5
 # Within this share of the photo's side from its edges, a line running off the photo is too short to be
