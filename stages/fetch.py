@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_dvc import params
-from mnist_dvc.downloads import SourceFailed, download
+from mnist_dvc.downloads import SourceFailed, cache_dir, download
 from mnist_dvc.errors import UserError, run_main
 from mnist_dvc.files import MAX_ARRAY_BYTES, array_digest, bytes_digest, load_npz, os_reason, save_npz
 from mnist_dvc.mnist import MNIST_KEYS, check_shapes
@@ -65,10 +64,6 @@ ARRAY_DIGESTS = {
 }
 
 IDX_UBYTE = 0x08
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("MNIST_CACHE_DIR", "~/.cache/mnist-dvc")).expanduser()
 
 
 # --- decoding and verifying ---------------------------------------------------------------------
