@@ -10,6 +10,7 @@ MaxPooling2D). Importing it costs NumPy and h5py, a fraction of a second, where 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -401,15 +402,90 @@ def logits(network: Network, images: np.ndarray) -> np.ndarray:
     return outputs
 
 
-def probabilities(network: Network, images: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Softmax probabilities (float64, one row per image) of the logits divided by `temperature`."""
+# --- views: the frame a pixel or a few degrees off ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Views:
+    """Besides each frame itself, the network reads it moved `shift_pixels` up, down, left and right, and
+    turned by plus and minus `rotation_degrees` about its centre (0: not), and its logits are averaged:
+    an answer that holds a pixel or a few degrees off does not hang on exactly where the framing put the
+    digit, which a photo's framing gets only about right."""
+
+    shift_pixels: int
+    rotation_degrees: float
+
+    def maps(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each view but the frame itself, as where each of its pixels is sampled from (sampling)."""
+        return view_maps(self.shift_pixels, self.rotation_degrees)
+
+
+NO_VIEWS = Views(0, 0.0)
+
+
+@functools.cache
+def view_maps(shift_pixels: int, rotation_degrees: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    shift, turn = shift_pixels, math.radians(rotation_degrees)
+    centre = (IMAGE_SIZE - 1) / 2
+    matrices = [np.array([[1.0, 0.0, dy], [0.0, 1.0, dx]]) for dy, dx in
+                ((shift, 0), (-shift, 0), (0, shift), (0, -shift))] if shift else []
+    for angle in ((turn, -turn) if turn else ()):
+        cos, sin = math.cos(angle), math.sin(angle)
+        rotation = np.array([[cos, -sin], [sin, cos]])
+        matrices.append(np.hstack([rotation, (centre - rotation @ [centre, centre])[:, None]]))
+    return [sampling(matrix) for matrix in matrices]
+
+
+def sampling(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a 2 x 3 matrix taking each output pixel's (row, column, 1) to where in the input it is read:
+    the input pixels around that point (flat indices; IMAGE_SIZE**2 stands for off the frame, which
+    reads as paper) and their bilinear weights, a row per neighbour that counts (one, for a whole-pixel
+    shift; four in general) and a column per output pixel."""
+    rows, columns = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE].reshape(2, -1).astype(np.float64)
+    source = matrix @ np.stack([rows, columns, np.ones_like(rows)])
+    corner = np.floor(source)
+    fraction = source - corner
+    indices, weights = [], []
+    for down, right in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        row, column = corner[0] + down, corner[1] + right
+        inside = (row >= 0) & (row < IMAGE_SIZE) & (column >= 0) & (column < IMAGE_SIZE)
+        weight = np.where(inside, (fraction[0] if down else 1 - fraction[0])
+                          * (fraction[1] if right else 1 - fraction[1]), 0.0)
+        if weight.any():
+            indices.append(np.where(inside, row * IMAGE_SIZE + column, IMAGE_SIZE ** 2).astype(np.intp))
+            weights.append(weight)
+    return np.stack(indices), np.stack(weights).astype(np.float32)
+
+
+def resampled(images: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The images (n, 28, 28) as seen through one view's sampling."""
+    flat = np.concatenate([images.reshape(len(images), -1), np.zeros((len(images), 1), np.float32)], axis=1)
+    seen = np.zeros((len(images), IMAGE_SIZE * IMAGE_SIZE), np.float32)
+    for neighbour, weight in zip(indices, weights, strict=True):
+        seen += flat[:, neighbour] * weight
+    return seen.reshape(images.shape)
+
+
+def viewed_logits(network: Network, images: np.ndarray, views: Views = NO_VIEWS) -> np.ndarray:
+    """The network's logits (float64) averaged over each image and its views."""
+    images = np.asarray(images, dtype=np.float32)
+    total = logits(network, images).astype(np.float64)
+    maps = views.maps()
+    for indices, weights in maps:
+        total += logits(network, resampled(images, indices, weights))
+    return total / (1 + len(maps))
+
+
+def probabilities(network: Network, images: np.ndarray, temperature: float = 1.0,
+                  views: Views = NO_VIEWS) -> np.ndarray:
+    """Softmax probabilities (float64, one row per image) of the logits, averaged over `views`, divided
+    by `temperature`."""
     if not (math.isfinite(temperature) and temperature > 0):
         raise UserError(f"the temperature {temperature} is not a positive number")
-    values = logits(network, images)
+    values = viewed_logits(network, images, views)
     if not np.isfinite(values).all():
         raise UserError("the model's outputs are not finite numbers (NaN or infinity): its training diverged; "
                         "train it again with a smaller train.learning_rate")
-    return softmax(values.astype(np.float64) / temperature)
+    return softmax(values / temperature)
 
 
 # --- calibrated reading ------------------------------------------------------------------------------
@@ -422,11 +498,12 @@ class Calibration:
 
     temperature: float
     sure_probability: float
+    views: Views  # how each frame is read (params' calibrate.view_*), as the temperature was fitted
 
 
 # A model with no calibration beside it (a model trained elsewhere, or before `dvc repro calibrate`):
-# the network's own probabilities, and every digit it reads counted sure.
-UNCALIBRATED = Calibration(1.0, 0.0)
+# the network's own probabilities of the frame alone, and every digit it reads counted sure.
+UNCALIBRATED = Calibration(1.0, 0.0, NO_VIEWS)
 
 
 @dataclass(frozen=True)
@@ -437,7 +514,7 @@ class Reader:
     calibration: Calibration
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        return probabilities(self.network, images, self.calibration.temperature)
+        return probabilities(self.network, images, self.calibration.temperature, self.calibration.views)
 
 
 def calibration_path(model_path: str | Path) -> Path:
@@ -453,12 +530,16 @@ def load_calibration(model_path: str | Path) -> Calibration:
         return UNCALIBRATED
     try:
         document = json.loads(check_file(path, "calibration file").read_text())
-        calibration = Calibration(float(document["temperature"]), float(document["sure_probability"]))
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        # A file that names no views (written by hand) reads each frame alone.
+        views = Views(int(document.get("view_shift_pixels", 0)), float(document.get("view_rotation_degrees", 0)))
+        calibration = Calibration(float(document["temperature"]), float(document["sure_probability"]), views)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise UserError(f"{path}: not a calibration file ({type(error).__name__}); run `dvc repro calibrate`") from None
-    if not (0 < calibration.temperature < 100 and 0 <= calibration.sure_probability <= 1):
-        raise UserError(f"{path}: temperature {calibration.temperature} or sure_probability "
-                        f"{calibration.sure_probability} out of range; run `dvc repro calibrate`")
+    if not (0 < calibration.temperature < 100 and 0 <= calibration.sure_probability <= 1
+            and 0 <= views.shift_pixels < IMAGE_SIZE // 2 and 0 <= views.rotation_degrees <= 180):
+        raise UserError(f"{path}: temperature {calibration.temperature}, sure_probability "
+                        f"{calibration.sure_probability} or views {views.shift_pixels} px, "
+                        f"{views.rotation_degrees} degrees out of range; run `dvc repro calibrate`")
     return calibration
 
 

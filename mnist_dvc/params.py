@@ -184,6 +184,10 @@ class GlyphFramesParams:
 class CalibrateParams:
     # a digit read with a (calibrated) probability under this is "not sure", shown with its runner-up
     sure_probability: float = _spec(lambda value: 0 <= value <= 1, "a probability in [0, 1]")
+    # each frame is also read moved this many pixels each way and turned by plus and minus this many
+    # degrees, the logits averaged (0 = not)
+    view_shift_pixels: int = _spec(lambda value: 0 <= value <= 3, "a whole number of pixels in 0..3 (0 = off)")
+    view_rotation_degrees: float = _spec(lambda value: 0 <= value <= 30, "a number of degrees in [0, 30] (0 = off)")
 
 
 NPM_PIN = re.compile(r"[a-z0-9][a-z0-9-]*@\d+\.\d+\.\d+ sha512-[A-Za-z0-9+/]{86}==")

@@ -2,10 +2,11 @@
 
 On the validation split only (never the test set): MNIST's held-out training digits, and the photo
 path's frames of photos of the validation digits and font families (data/prepared/photo_frames.npz,
-"not a digit" among them), a temperature T is fitted that divides the network's logits so that the
-softmax's probabilities are as likely as can be (the negative log-likelihood is least): temperature
-scaling, which moves no answer, only how sure it is. Writes models/model.calibration.json (T, and
-params' calibrate.sure_probability, read by every reader beside the model) and
+"not a digit" among them), a temperature T is fitted that divides the network's logits (averaged over
+each frame's views, params' calibrate.view_*, as every reader reads them) so that the softmax's
+probabilities are as likely as can be (the negative log-likelihood is least): temperature scaling, which
+moves no answer, only how sure it is. Writes models/model.calibration.json (T, and params'
+calibrate.sure_probability and views, read by every reader beside the model) and
 reports/calibration.json: T, the calibration error before and after on the validation split, and, at
 the sure probability, the share of validation frames read as sure and the accuracy among them.
 """
@@ -22,7 +23,7 @@ from mnist_dvc import params
 from mnist_dvc.calibration import calibration_error
 from mnist_dvc.errors import run_main
 from mnist_dvc.files import atomic_paths, load_npz
-from mnist_dvc.inference import calibration_path, load_model, logits, softmax
+from mnist_dvc.inference import Views, calibration_path, load_model, softmax, viewed_logits
 from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, load_mnist, scale_pixels, split_validation
 from mnist_dvc.paths import MODEL, PHOTO_FRAMES, PREPARED_MNIST
 
@@ -80,17 +81,19 @@ def main() -> None:
     if network.outputs <= NOT_A_DIGIT:  # a model with no "not a digit" output: its frames cannot count
         digits = labels < NUM_CLASSES
         images, labels = images[digits], labels[digits]
-    raw = logits(network, images)
+    views = Views(config.view_shift_pixels, config.view_rotation_degrees)
+    raw = viewed_logits(network, images, views)  # as every reader will read them
     temperature = fit_temperature(raw, labels)
-    before, after = softmax(raw.astype(np.float64)), softmax(raw.astype(np.float64) / temperature)
+    before, after = softmax(raw), softmax(raw / temperature)
     coverage, accuracy = sure_figures(after, labels, config.sure_probability)
     metrics = {"temperature": round(temperature, 4),
                "validation_ece_before": calibration_error(*reliability(before, labels)),
                "validation_ece": calibration_error(*reliability(after, labels)),
                "sure_coverage": round(coverage, 4), "sure_accuracy": round(accuracy, 4)}
     with atomic_paths(*OUTPUTS) as (calibration_tmp, metrics_tmp):
-        calibration_tmp.write_text(json.dumps({"temperature": temperature,
-                                               "sure_probability": config.sure_probability}, indent=2) + "\n")
+        calibration_tmp.write_text(json.dumps({"temperature": temperature, "sure_probability": config.sure_probability,
+                                               "view_shift_pixels": views.shift_pixels,
+                                               "view_rotation_degrees": views.rotation_degrees}, indent=2) + "\n")
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"calibrate: temperature {temperature:.4f} on {len(labels)} validation images; calibration error "
           f"{metrics['validation_ece_before']} -> {metrics['validation_ece']}; at {config.sure_probability} "

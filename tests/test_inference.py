@@ -4,6 +4,7 @@ it cannot read, and no TensorFlow at run time."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 import zipfile
@@ -136,6 +137,51 @@ def test_temperature_divides_the_logits(tmp_path):
     np.testing.assert_allclose(inference.probabilities(loaded, images, temperature=2.5), expected, rtol=1e-12)
     with pytest.raises(UserError, match=r"temperature 0\.0 is not a positive number"):
         inference.probabilities(loaded, images, temperature=0.0)
+
+
+# --- views: each frame also read a pixel or a few degrees off --------------------------------------
+
+def view(images: np.ndarray, matrix: list[list[float]]) -> np.ndarray:
+    return inference.resampled(images.astype(np.float32), *inference.sampling(np.array(matrix, float)))
+
+
+def test_a_shifted_view_is_the_frame_moved_with_paper_coming_in():
+    images = random_images(3)
+    down = view(images, [[1, 0, -1], [0, 1, 0]])  # each pixel read from the row above
+    np.testing.assert_array_equal(down[:, 1:], images[:, :-1])
+    assert not down[:, 0].any()
+
+
+def test_a_quarter_turn_view_is_the_frame_turned():
+    images = random_images(3)
+    turned = inference.Views(0, 90.0).maps()[0]
+    np.testing.assert_allclose(inference.resampled(images, *turned), np.rot90(images, -1, axes=(1, 2)), atol=1e-5)
+
+
+def test_the_views_logits_are_averaged_and_no_views_read_the_frame_alone(tmp_path):
+    loaded = inference.load_model(saved(dense_model(hidden_units=(16,)), tmp_path / "model.keras"))
+    images = random_images(20)
+    alone = inference.logits(loaded, images).astype(np.float64)
+    np.testing.assert_array_equal(inference.viewed_logits(loaded, images), alone)
+    views = inference.Views(1, 8.0)
+    seen = [images] + [inference.resampled(images, *maps) for maps in views.maps()]
+    assert len(seen) == 7
+    expected = np.mean([inference.logits(loaded, x).astype(np.float64) for x in seen], axis=0)
+    np.testing.assert_allclose(inference.viewed_logits(loaded, images, views), expected, rtol=1e-6)
+    assert not np.allclose(expected, alone, rtol=1e-3)
+
+
+def test_the_calibration_file_says_how_frames_are_read(tmp_path):
+    model = tmp_path / "model.keras"
+    path = inference.calibration_path(model)
+    path.write_text(json.dumps({"temperature": 1.5, "sure_probability": 0.9, "view_shift_pixels": 1,
+                                "view_rotation_degrees": 8.0}))
+    assert inference.load_calibration(model) == inference.Calibration(1.5, 0.9, inference.Views(1, 8.0))
+    path.write_text(json.dumps({"temperature": 1.5, "sure_probability": 0.9}))  # written by hand
+    assert inference.load_calibration(model).views == inference.NO_VIEWS
+    path.write_text(json.dumps({"temperature": 1.5, "sure_probability": 0.9, "view_shift_pixels": 40}))
+    with pytest.raises(UserError, match=r"views 40 px, 0\.0 degrees out of range; run `dvc repro calibrate`"):
+        inference.load_calibration(model)
 
 
 def test_the_loaded_weights_are_read_only(tmp_path):

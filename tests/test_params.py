@@ -84,6 +84,9 @@ BAD_VALUES = [
     ("photo_benchmark", "number_digits", [1, 3], "photo_benchmark.number_digits = [1, 3]"),
     ("photo_benchmark", "number_digits", [3], "photo_benchmark.number_digits = [3]"),
     ("photo_benchmark", "failures_shown", -1, "photo_benchmark.failures_shown = -1"),
+    ("calibrate", "view_shift_pixels", 4, "calibrate.view_shift_pixels = 4"),
+    ("calibrate", "view_shift_pixels", 0.5, "calibrate.view_shift_pixels = 0.5"),
+    ("calibrate", "view_rotation_degrees", 45, "calibrate.view_rotation_degrees = 45"),
 ]
 
 

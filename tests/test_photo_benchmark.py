@@ -190,7 +190,7 @@ def test_the_photos_show_test_digits_and_families_or_the_validation_ones(tmp_pat
 def test_a_photo_with_no_ink_is_not_read(monkeypatch):
     class Model:
         network = SimpleNamespace(outputs=11)
-        calibration = inference.Calibration(1.0, 0.5)
+        calibration = inference.Calibration(1.0, 0.5, inference.NO_VIEWS)
 
         def probabilities(self, images):
             raise AssertionError("nothing to classify")

@@ -19,7 +19,7 @@ class Model:
     network = SimpleNamespace(outputs=NUM_OUTPUTS)
 
     def __init__(self, sure: float = 0.5):
-        self.calibration = inference.Calibration(1.0, sure)
+        self.calibration = inference.Calibration(1.0, sure, inference.NO_VIEWS)
 
     def probabilities(self, images):
         pixels = np.round(np.asarray(images)[:, 0, :2] * 255)
