@@ -500,6 +500,12 @@ class Calibration:
     sure_probability: float
     views: Views  # how each frame is read (params' calibrate.view_*), as the temperature was fitted
 
+    def as_json(self) -> str:
+        """The calibration file's text, as load_calibration reads it."""
+        return json.dumps({"temperature": self.temperature, "sure_probability": self.sure_probability,
+                           "view_shift_pixels": self.views.shift_pixels,
+                           "view_rotation_degrees": self.views.rotation_degrees}, indent=2) + "\n"
+
 
 # A model with no calibration beside it (a model trained elsewhere, or before `dvc repro calibrate`):
 # the network's own probabilities of the frame alone, and every digit it reads counted sure.

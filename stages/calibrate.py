@@ -23,7 +23,7 @@ from mnist_dvc import params
 from mnist_dvc.calibration import calibration_error
 from mnist_dvc.errors import run_main
 from mnist_dvc.files import atomic_paths, load_npz
-from mnist_dvc.inference import Views, calibration_path, load_model, softmax, viewed_logits
+from mnist_dvc.inference import Calibration, Views, calibration_path, load_model, softmax, viewed_logits
 from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, load_mnist, scale_pixels, split_validation
 from mnist_dvc.paths import MODEL, PHOTO_FRAMES, PREPARED_MNIST
 
@@ -91,9 +91,7 @@ def main() -> None:
                "validation_ece": calibration_error(*reliability(after, labels)),
                "sure_coverage": round(coverage, 4), "sure_accuracy": round(accuracy, 4)}
     with atomic_paths(*OUTPUTS) as (calibration_tmp, metrics_tmp):
-        calibration_tmp.write_text(json.dumps({"temperature": temperature, "sure_probability": config.sure_probability,
-                                               "view_shift_pixels": views.shift_pixels,
-                                               "view_rotation_degrees": views.rotation_degrees}, indent=2) + "\n")
+        calibration_tmp.write_text(Calibration(temperature, config.sure_probability, views).as_json())
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"calibrate: temperature {temperature:.4f} on {len(labels)} validation images; calibration error "
           f"{metrics['validation_ece_before']} -> {metrics['validation_ece']}; at {config.sure_probability} "
