@@ -125,12 +125,12 @@ def frames_of(digits: list[Digit]) -> np.ndarray:
 
 
 def text_lines(digits: list[Digit], read_as_digit: list[bool]) -> set[int]:
-    """The lines of writing where more frames are not digits than are: words, whose letters that look
-    like digits (a u read as 4, a D as 0) are letters too."""
+    """The lines of writing where at least as many frames are not digits as are: words, whose letters
+    that look like digits (a u read as 4, a D as 0) are letters too, as is the one letter of two ("x3")."""
     counts: dict[int, list[int]] = {}
     for digit, a_digit in zip(digits, read_as_digit, strict=True):
         counts.setdefault(digit.line, [0, 0])[a_digit] += 1
-    return {line for line, (others, digit_count) in counts.items() if others > digit_count}
+    return {line for line, (others, digit_count) in counts.items() if others >= digit_count}
 
 
 def between_digits(digits: list[Digit], read_as_digit: list[bool]) -> list[bool]:

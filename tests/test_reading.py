@@ -93,22 +93,25 @@ def test_one_unsure_digit_makes_the_number_unsure_and_it_still_holds_the_best_re
 
 def test_what_the_model_reads_as_not_a_digit_is_left_out_and_nothing_left_is_no_digits():
     mark = digit(NOT_A_DIGIT, 9.0, 40)
-    (with_digit, only_marks, blank) = read_photos(Model(), [("a.png", Found([digit(3, 9.0, 0), mark])),
-                                                           ("b.png", Found([mark])), ("c.png", Found([]))])
-    assert with_digit.number == "3" and with_digit.status == "read"
+    (with_digits, only_marks, blank) = read_photos(Model(), [
+        ("a.png", Found([digit(3, 9.0, 0), digit(8, 9.0, 20), mark])), ("b.png", Found([mark])), ("c.png", Found([]))])
+    assert with_digits.number == "38" and with_digits.status == "read"
     for answer in (only_marks, blank):
         assert (answer.status, answer.number, answer.digits) == ("no_digits", "", [])
         assert answer.as_dict()["digits"] == [] and answer.as_line().endswith(": no digits found")
 
 
-def test_a_line_with_more_frames_not_digits_than_digits_is_a_word_and_none_of_it_is_read():
+def test_a_line_with_as_many_frames_not_digits_as_digits_is_a_word_and_none_of_it_is_read():
     letter = NOT_A_DIGIT
     word = [digit(letter, 9.0, 0), digit(4, 9.0, 40), digit(letter, 9.0, 80)]  # "Hug" read as "4"
     number = [digit(1, 9.0, 0, line=1), digit(letter, 9.0, 40, line=1), digit(7, 9.0, 80, line=1)]
-    tie = [digit(5, 9.0, 0, line=2), digit(letter, 9.0, 40, line=2)]
-    (only_word, page) = read_photos(Model(), [("w.png", Found(word)), ("p.png", Found(word + number + tie))])
+    tie = [digit(5, 9.0, 0, line=2), digit(letter, 9.0, 40, line=2)]  # "Sx": as many letters as digits
+    digits_and_a_letter = [digit(6, 9.0, 0, line=3), digit(2, 9.0, 40, line=3), digit(letter, 9.0, 80, line=3)]
+    (only_word, only_tie, page) = read_photos(Model(), [("w.png", Found(word)), ("t.png", Found(tie)),
+                                                        ("p.png", Found(word + number + tie + digits_and_a_letter))])
     assert (only_word.status, only_word.number) == ("no_digits", "")
-    assert page.number == "17 5" and {answer.line for answer in page.digits} == {1, 2}
+    assert (only_tie.status, only_tie.number) == ("no_digits", "")
+    assert page.number == "17 62" and {answer.line for answer in page.digits} == {1, 3}
 
 
 def test_between_two_digits_a_frame_is_dropped_as_not_a_digit_only_when_the_model_is_sure():
