@@ -240,6 +240,17 @@ def test_a_wide_grey_stroke_crossing_a_shadows_edge_keeps_its_ink_on_both_sides(
     assert ink[~drawn].mean() < 0.01
 
 
+def test_a_small_blurred_zero_keeps_its_loop_open():
+    image = sheet((200, 150))
+    draw(image, STROKES["0"], 90, 55, 30, 5)  # a 0 30 px tall, out of focus: its hole fills with grey
+    blurred = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), 3.5)
+    mask = photo.ink.ink_mask(*photo.light.ink_image(np.repeat(blurred[:, :, None], 3, axis=2)))
+    hole = ndimage.binary_fill_holes(mask) & ~mask
+    rows = np.flatnonzero(mask.any(axis=1))
+    assert hole[70, 99] and hole.sum() >= 40  # the threshold alone leaves a hole of about 12 pixels
+    assert mask[rows[0]:rows[-1] + 1, 99].sum() >= 8 and rows[-1] - rows[0] >= 28  # both strokes there
+
+
 def test_stroke_window_is_wider_than_the_writings_strokes():
     for pen in (3, 9):
         grey = np.full((150, 200), 220, np.float32)
