@@ -434,6 +434,22 @@ def test_two_touching_digits_are_split():
     assert len(digits) == 2 and digits[0].box[0] < digits[1].box[0]
 
 
+def ring(mask: np.ndarray, left: int, top: int, width: int, height: int = 100, pen: int = 8) -> None:
+    mask[top:top + height, left:left + width] = True
+    mask[top + pen:top + height - pen, left + pen:left + width - pen] = False
+
+
+def test_two_narrow_digits_touching_by_a_thin_link_are_split_though_together_not_two_digits_wide():
+    mask = np.zeros((260, 700), bool)
+    for left in (60, 160):
+        ring(mask, left, 60, 60)  # two 0s 60 px wide
+    ring(mask, 260, 60, 40)
+    ring(mask, 306, 60, 40)  # then two narrow ones, 86 px together: 1.4 digits wide
+    mask[105:111, 299:307] = True  # joined by a short thin stroke
+    digits = photo.segment.segment(mask)
+    assert [(piece.left, piece.right) for _, piece, _, _ in digits][2:] == [(260, 300), (300, 346)]
+
+
 def test_two_lines_are_read_top_line_first():
     image = sheet((420, 500))
     draw(image, STROKES["1"], 80, 40, 150, 8)

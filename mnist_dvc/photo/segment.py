@@ -32,6 +32,9 @@ ONE_DIGIT = 1.25
 STACKED = 1.6
 # A piece filling more than this share of its box, with "strokes" as wide as it is long, is not writing.
 SOLID = 0.7
+# A piece this many typical digits wide may be two touching digits (a 1 leaning on the 4 beside it): it is
+# cut where its ink thins to a narrow link, if it does.
+TWO_TOUCHING = 1.25
 
 
 def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
@@ -267,11 +270,14 @@ def split_wide(piece: Piece, own: np.ndarray, digit_width: float) -> list[Piece]
     """Split a piece as wide as several digits (touching digits) at the thinnest columns near even cuts.
 
     `own` is the piece's own ink, cropped to its box; `digit_width` a typical digit's width in this
-    line. A cut is made where the ink thins to a narrow link, or anywhere near the even cut when the
-    piece is nearly two digits wide or more; so a single wide digit (a 2 or 5 with a long stroke) stays
-    whole, as does a piece whose cut would leave a part much shorter or narrower than a digit.
+    line. A cut is made where the ink thins to a narrow link (from TWO_TOUCHING digits wide), or anywhere
+    near the even cut when the piece is nearly two digits wide or more; so a single wide digit (a 2 or 5
+    with a long stroke) stays whole, as does a piece whose cut would leave a part much shorter or
+    narrower than a digit. The parts may still be read as one digit (join_candidates).
     """
     count = round(piece.width / digit_width)
+    if count < 2 and piece.width >= TWO_TOUCHING * digit_width:
+        count = 2
     if count < 2:
         return [piece]
     columns = own.sum(axis=0)
