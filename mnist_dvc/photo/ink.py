@@ -52,36 +52,35 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0,
     high = np.maximum(max(0.5 * strong, MIN_CONTRAST), 8 * local_noise)
     low = np.maximum(max(0.3 * strong, MIN_CONTRAST * 0.6), 4 * local_noise)
     candidates = smooth > low
-    count, labels, stats = piece_boxes(candidates)
+    count, labels, boxes = piece_boxes(candidates)
     if count == 1:  # the background alone
         return candidates
-    boxes = np.column_stack([np.arange(count), stats[:, :4]])
     keep = np.zeros(count, dtype=bool)
     keep[labels[beyond_print > high]] = True
-    keep[0] = False
-    return open_loops(np.take(keep, labels), labels, boxes[keep], beyond_print)  # take: keep[labels], faster
-
-
-def open_loops(mask: np.ndarray, labels: np.ndarray, boxes: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """The mask with its digits' loops opened again where blur filled them (a small or out-of-focus 8,
-    9 or 0 is a blob at the low threshold): within each piece (`boxes`: its label, left, top, width and
-    height in `labels`), a hole that its strong pixels (LOOP_WALL of the piece's own strong level in
-    `ink`) enclose and that the piece fills whole is paper. A loop already open is left as it is."""
-    for label, left, top, width, height in boxes:
-        if min(width, height) < 3:  # too thin to enclose anything
-            continue
+    mask = np.zeros(ink.shape, dtype=bool)
+    # Piece by piece, in its box: a few pieces cost far less than the whole image, however large.
+    for label in np.flatnonzero(keep[1:]) + 1:
+        left, top, width, height = boxes[label, :4]
         box = slice(top, top + height), slice(left, left + width)
-        piece = labels[box] == label
-        strength = ink[box]
-        wall = (piece & (strength > LOOP_WALL * np.percentile(strength[piece], 90))).astype(np.uint8)
-        # The paper outside the walls, flooded from a one-pixel border of paper: what it cannot reach is a hole.
-        outside = np.pad(1 - wall, 1, constant_values=1)
-        cv2.floodFill(outside, None, (0, 0), 2)
-        holes = outside[1:-1, 1:-1] == 1
-        if not holes.any():
-            continue
-        count, hole_labels = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
-        paper = np.bincount(hole_labels[holes & ~piece], minlength=count)
-        open_already = paper >= OPEN_ALREADY * np.bincount(hole_labels[holes], minlength=count)
-        mask[box] &= ~(holes & ~open_already[hole_labels])
+        mask[box] |= with_loops_open(labels[box] == label, beyond_print[box])
     return mask
+
+
+def with_loops_open(piece: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """One piece of ink (its mask, cropped to its box, and the ink's strength there) with the loops blur
+    filled opened again (a small or out-of-focus 8, 9 or 0 is a blob at the low threshold): a hole that
+    the piece's strong pixels (LOOP_WALL of its own strong level) enclose and that the piece fills whole
+    is paper. A loop already open is left as it is."""
+    if min(piece.shape) < 3:  # too thin to enclose anything
+        return piece
+    wall = (piece & (strength > LOOP_WALL * np.percentile(strength[piece], 90))).astype(np.uint8)
+    # The paper outside the walls, flooded from a one-pixel border of paper: what it cannot reach is a hole.
+    outside = np.pad(1 - wall, 1, constant_values=1)
+    cv2.floodFill(outside, None, (0, 0), 2)
+    holes = outside[1:-1, 1:-1] == 1
+    if not holes.any():
+        return piece
+    count, hole_labels = cv2.connectedComponents(holes.astype(np.uint8), connectivity=4)
+    paper = np.bincount(hole_labels[holes & ~piece], minlength=count)
+    open_already = paper >= OPEN_ALREADY * np.bincount(hole_labels[holes], minlength=count)
+    return piece & ~(holes & ~open_already[hole_labels])

@@ -44,14 +44,11 @@ def binary_erosion(mask: np.ndarray) -> np.ndarray:
     return eroded.astype(bool)
 
 
-def label_pieces(mask: np.ndarray) -> tuple[int, np.ndarray]:
-    """OpenCV's labelling of the mask's 8-connected pieces: how many labels (0, the background,
-    included) and a label per pixel. Numbered in another order than scipy.ndimage.label's."""
-    return cv2.connectedComponents(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8, ltype=cv2.CV_32S)
-
-
 def piece_boxes(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """label_pieces' labels (the same numbers), and each label's box: left, top, width, height, area."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(mask, dtype=np.uint8),
-                                                               connectivity=8, ltype=cv2.CV_32S)
+    """The mask's 8-connected pieces: how many labels (0, the background, included), a label per pixel
+    (numbered in another order than scipy.ndimage.label's), and each label's box: left, top, width,
+    height, area. By the Grana (block-based) algorithm: with the boxes, OpenCV's default one takes five
+    times as long as labelling alone; this one, a third longer."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        np.ascontiguousarray(mask, dtype=np.uint8), 8, cv2.CV_32S, cv2.CCL_GRANA)
     return count, labels, stats

@@ -8,10 +8,9 @@ import itertools
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage
 
 from mnist_dvc.photo.frame import stroke_width
-from mnist_dvc.photo.morphology import label_pieces
+from mnist_dvc.photo.morphology import piece_boxes
 from mnist_dvc.photo.types import Piece, Segment
 
 # Two neighbours are offered to the model as one digit when the gap between them is at most this share of
@@ -40,12 +39,12 @@ TWO_TOUCHING = 1.25
 def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
     """The mask's 8-connected pieces: a label per pixel, and the pieces in the order of their first
     pixels, row by row (scipy.ndimage.label's order, which the rules below were tuned with)."""
-    count, labels = label_pieces(mask)
-    areas = np.bincount(labels.ravel(), minlength=count)
+    count, labels, boxes = piece_boxes(mask)
     first_pixels, pieces = [], []
-    for label, (rows, cols) in enumerate(ndimage.find_objects(labels), 1):
-        first_pixels.append((rows.start, cols.start + int(np.argmax(labels[rows.start, cols] == label))))
-        pieces.append(Piece(rows.start, cols.start, rows.stop, cols.stop, int(areas[label]), [label]))
+    for label in range(1, count):
+        left, top, width, height, area = (int(value) for value in boxes[label])
+        first_pixels.append((top, left + int(np.argmax(labels[top, left:left + width] == label))))
+        pieces.append(Piece(top, left, top + height, left + width, area, [label]))
     order = sorted(range(len(pieces)), key=first_pixels.__getitem__)
     return labels, [pieces[index] for index in order]
 
