@@ -34,6 +34,7 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0,
     `printed` is how strong the paper's printed lines were at each pixel (rules.remove_printed_lines):
     on a line, a stroke must stand out of the line's own strength to count as writing, so what is left
     of a line is never taken for a stroke; off the lines, writing fainter than the lines is still ink.
+    Each piece's loops that blur filled are opened again (with_loops_open).
     """
     smooth = cv2.blur(ink, (3, 3), borderType=cv2.BORDER_REFLECT)  # the mean of each 3x3 window
     # Most photos have no printed lines: then no copy of the image is made for them.
@@ -69,8 +70,8 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0,
 def with_loops_open(piece: np.ndarray, strength: np.ndarray) -> np.ndarray:
     """One piece of ink (its mask, cropped to its box, and the ink's strength there) with the loops blur
     filled opened again (a small or out-of-focus 8, 9 or 0 is a blob at the low threshold): a hole that
-    the piece's strong pixels (LOOP_WALL of its own strong level) enclose and that the piece fills whole
-    is paper. A loop already open is left as it is."""
+    the piece's strong pixels (LOOP_WALL of its own strong level) enclose is paper, unless OPEN_ALREADY of
+    it was paper already (that loop is open, and the ink around it is stroke: it stays)."""
     if min(piece.shape) < 3:  # too thin to enclose anything
         return piece
     wall = (piece & (strength > LOOP_WALL * np.percentile(strength[piece], 90))).astype(np.uint8)
