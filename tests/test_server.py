@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -215,6 +216,26 @@ def test_a_port_in_use_is_one_clear_error():
         port = taken.getsockname()[1]
         with pytest.raises(UserError, match=rf"cannot listen on 127.0.0.1:{port}: .*PORT="):
             serve.listen("127.0.0.1", port)
+
+
+def test_answers_are_sent_at_once_not_held_for_the_clients_acknowledgement():
+    """asyncio turns Nagle's algorithm off on the connections of a socket that says it is TCP; held on,
+    an answer's body waited 40 ms for the client's delayed acknowledgement of its headers."""
+    async def nagle_off_on_a_connection() -> int:
+        options = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            options.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        with serve.listen("127.0.0.1", 0) as sock:
+            async with await asyncio.start_server(handle, sock=sock):
+                reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+                await reader.read()
+                writer.close()
+        return options[0]
+
+    assert asyncio.run(nagle_off_on_a_connection()) != 0
 
 
 def test_the_address_printed_is_the_one_listened_on():

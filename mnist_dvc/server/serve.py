@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 from pathlib import Path
 
@@ -49,15 +50,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A listening socket, so a taken port is reported before the model is loaded."""
+    """A listening socket, so a taken port is reported before the model is loaded.
+
+    It is made with its protocol named, TCP: asyncio turns Nagle's algorithm off only on connections
+    whose socket says it is TCP (socket.create_server leaves the protocol 0). With it on, each answer's
+    body, written after its headers, waited for the client's delayed acknowledgement: 40 ms a request
+    on a connection kept open, as browsers keep theirs.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = None
     try:
-        return socket.create_server((host, port), family=family)
-    except OSError as error:
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        if os.name == "posix":  # as socket.create_server: the port of a server just stopped can be taken again
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen()
+    except (OSError, OverflowError) as error:
+        if sock is not None:
+            sock.close()
+        if isinstance(error, OverflowError):
+            raise UserError(f"cannot listen on {host}:{port}: the port must be in 0..65535") from None
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another with "
                         "`make serve PORT=8765`") from None
-    except OverflowError:
-        raise UserError(f"cannot listen on {host}:{port}: the port must be in 0..65535") from None
+    return sock
 
 
 def address(sock: socket.socket) -> str:
