@@ -274,11 +274,9 @@ def split_wide(piece: Piece, own: np.ndarray, digit_width: float) -> list[Piece]
     with a long stroke) stays whole, as does a piece whose cut would leave a part much shorter or
     narrower than a digit. The parts may still be read as one digit (join_candidates).
     """
-    count = round(piece.width / digit_width)
-    if count < 2 and piece.width >= TWO_TOUCHING * digit_width:
-        count = 2
-    if count < 2:
+    if piece.width < TWO_TOUCHING * digit_width:
         return [piece]
+    count = max(2, round(piece.width / digit_width))
     columns = own.sum(axis=0)
     typical = float(np.median(columns[columns > 0]))
     cuts = [0]

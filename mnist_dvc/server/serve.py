@@ -65,14 +65,14 @@ def listen(host: str, port: int) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen()
-    except (OSError, OverflowError) as error:
-        if sock is not None:
-            sock.close()
-        if isinstance(error, OverflowError):
-            raise UserError(f"cannot listen on {host}:{port}: the port must be in 0..65535") from None
-        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another with "
-                        "`make serve PORT=8765`") from None
-    return sock
+        return sock
+    except OSError as error:
+        reason = f"{error.strerror or error}; choose another with `make serve PORT=8765`"
+    except OverflowError:
+        reason = "the port must be in 0..65535"
+    if sock is not None:
+        sock.close()
+    raise UserError(f"cannot listen on {host}:{port}: {reason}")
 
 
 def address(sock: socket.socket) -> str:
