@@ -251,6 +251,18 @@ def test_a_small_blurred_zero_keeps_its_loop_open():
     assert mask[rows[0]:rows[-1] + 1, 99].sum() >= 8 and rows[-1] - rows[0] >= 28  # both strokes there
 
 
+def test_a_small_blurred_three_is_cut_to_its_strokes():
+    three = [[(0.15, 0.05), (0.6, 0.0), (0.85, 0.2), (0.5, 0.48), (0.85, 0.7), (0.65, 1.0), (0.1, 0.92)]]
+    image = sheet((200, 150))
+    draw(image, three, 90, 55, 25, 5)  # 25 px tall, out of focus: grey fills the gaps between its arms
+    blurred = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), 2.5)
+    rgb = np.repeat(blurred[:, :, None], 3, axis=2)
+    mask = photo.ink.ink_mask(*photo.light.ink_image(rgb))
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    assert not photo.frame.patch_like(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])  # a patch before
+    assert len(photo.find_digits(rgb)[0]) == 1  # before, segment dropped it as solid
+
+
 def test_stroke_window_is_wider_than_the_writings_strokes():
     for pen in (3, 9):
         grey = np.full((150, 200), 220, np.float32)

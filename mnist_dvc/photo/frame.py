@@ -20,6 +20,9 @@ MNIST_STROKE_WIDTH = 2.73
 # Bringing a digit's mask down from 60 to 20 px softens its edges: the frame measures about a tenth
 # thinner than the mask it came from, so the mask is made this much wider.
 RESAMPLING_LOSS = 1.1
+# A piece filling more than this share of its box, with strokes wider than WIDE of its longer side, is a patch.
+SOLID = 0.7
+WIDE = 0.3
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -30,6 +33,16 @@ def stroke_width(mask: np.ndarray) -> float:
         return 0.0
     boundary = int((mask & ~binary_erosion(mask)).sum())
     return 2 * area / max(1, boundary)
+
+
+def wide_strokes(own: np.ndarray) -> bool:
+    """Whether a piece's mask (cropped to its box) has strokes wider than WIDE of its longer side."""
+    return stroke_width(own) > WIDE * max(own.shape)
+
+
+def patch_like(own: np.ndarray) -> bool:
+    """Whether a piece's mask (cropped to its box) fills the box like a patch of ink, not strokes."""
+    return int(own.sum()) > SOLID * own.size and wide_strokes(own)
 
 
 def scaled_mask(mask: np.ndarray, longest: int) -> np.ndarray:

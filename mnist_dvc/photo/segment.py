@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mnist_dvc.photo.frame import stroke_width
+from mnist_dvc.photo.frame import patch_like
 from mnist_dvc.photo.morphology import piece_boxes
 from mnist_dvc.photo.types import Piece, Segment
 
@@ -29,8 +29,6 @@ FRAGMENT = 0.6
 # STACKED times the taller of the two (one_digit_tall).
 ONE_DIGIT = 1.25
 STACKED = 1.6
-# A piece filling more than this share of its box, with "strokes" as wide as it is long, is not writing.
-SOLID = 0.7
 # A piece this many typical digits wide may be two touching digits (a 1 leaning on the 4 beside it): it is
 # cut where its ink thins to a narrow link, if it does.
 TWO_TOUCHING = 1.25
@@ -78,8 +76,7 @@ def continues_a_number(piece: Piece, others: list[Piece]) -> bool:
 def solid(piece: Piece, labels: np.ndarray) -> bool:
     """A solid patch, not writing (a shadow's corner, a finger). Judged once stacked pieces are joined: a
     loop a marker filled is as solid, but joined to the rest of its digit it is not."""
-    own = np.isin(labels[piece.top:piece.bottom, piece.left:piece.right], piece.labels)
-    return stroke_width(own) > 0.3 * max(piece.height, piece.width) and piece.area > SOLID * piece.height * piece.width
+    return patch_like(np.isin(labels[piece.top:piece.bottom, piece.left:piece.right], piece.labels))
 
 
 def among_digits(piece: Piece, pieces: list[Piece]) -> bool:
