@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from mnist_dvc.files import csv_text, write_text_atomic
 from tests.conftest import REPO, git_commit, make_small_repo, run, synthetic_mnist
 
 VEGA_CHARTS = ["Confusion_matrix__test_set_", "Training_accuracy", "Training_loss",
-               "Per-digit_precision_and_recall__test_set_"]
+               "Per-digit_precision_and_recall__test_set_", "Photos_read_right__by_condition__single_digits_"]
+CONDITIONS = "Photos read right, by condition (single digits)"
 
 
 def test_the_committed_template_inlines_exactly_the_pinned_scripts():
@@ -58,6 +60,10 @@ def write_reports(repo: Path, scale: int) -> None:
     rows = [(digit, 50, 50, 0, 0, 1.0, 1.0 - digit / 100, 1.0) for digit in range(10)]
     write_text_atomic(repo / "reports" / "per_class.csv", csv_text(("digit", "support", "tp", "fn", "fp", "precision",
                                                            "recall", "f1"), rows))
+    # A part with no single digits (pages) has no figure to draw: an empty cell, as the benchmark writes it.
+    conditions = [("all", 0.95, 0.9), ("part: plain", 0.97, 0.96), ("part: pages", "", ""), ("pen: fine", 0.93, "")]
+    write_text_atomic(repo / "reports" / "photo_conditions.csv",
+                      csv_text(("condition", "single_accuracy", "number_exact"), conditions))
 
 
 @pytest.fixture
@@ -106,6 +112,22 @@ def test_the_plots_page_draws_every_chart_with_no_network(offline_browser, plots
     assert "cdn.jsdelivr.net" not in page.read_text(encoding="utf-8")
     if command[0] == "diff":
         assert "HEAD" in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_conditions_chart_leaves_out_the_conditions_with_no_figure(offline_browser, plots_repo):
+    output = plots_repo / "page-conditions"
+    run(["dvc", "plots", "show", "-o", str(output)], cwd=plots_repo)
+    shown = run(["dvc", "plots", "show", "--json"], cwd=plots_repo).stdout
+    spec = json.loads(shown)["data"][CONDITIONS][0]["content"]
+    offline_browser.get((output / "index.html").as_uri())
+    labels = offline_browser.execute_async_script("""
+        const done = arguments[arguments.length - 1], div = document.createElement('div');
+        document.body.appendChild(div);
+        vegaEmbed(div, arguments[0], {renderer: 'svg', actions: false}).then(() => done(
+            [...div.querySelectorAll('.role-axis-label text')].map(label => label.textContent)));""", spec)
+    assert {"all", "part: plain", "pen: fine"} <= set(labels)
+    assert "part: pages" not in labels
 
 
 @pytest.mark.slow
