@@ -111,7 +111,7 @@ def test_the_everyday_commands_work_against_the_committed_baseline(workspace):
     set_param(workspace, "train", "learning_rate", 0.01)
     dvc(workspace, "repro")
     assert "train.learning_rate" in dvc(workspace, "params", "diff").stdout
-    assert "test_accuracy" in dvc(workspace, "metrics", "diff").stdout
+    assert "test_ece" in dvc(workspace, "metrics", "diff").stdout  # the accuracy may not move on this small set
     dag = dvc(workspace, "dag", "--md").stdout
     for stage in ("fetch", "normalize", "train", "evaluate"):
         assert stage in dag
@@ -181,7 +181,7 @@ def test_an_experiment_runs_shows_and_applies(workspace):
     assert len(images) == 2, images
     dvc(workspace, "exp", "apply", "three-epochs")
     assert "train.epochs" in dvc(workspace, "params", "diff").stdout
-    assert "test_accuracy" in dvc(workspace, "metrics", "diff").stdout
+    assert "test_ece" in dvc(workspace, "metrics", "diff").stdout  # the accuracy may not move on this small set
     dvc(workspace, "exp", "branch", "three-epochs", "three-epochs-branch")
     assert "three-epochs-branch" in run(["git", "branch"], cwd=workspace).stdout
 
