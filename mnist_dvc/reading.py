@@ -124,13 +124,19 @@ def frames_of(digits: list[Digit]) -> np.ndarray:
     return scale_pixels(np.stack([digit.frame for digit in digits]))
 
 
-def text_lines(digits: list[Digit], read_as_digit: list[bool]) -> set[int]:
-    """The lines of writing where at least as many frames are not digits as are: words, whose letters
-    that look like digits (a u read as 4, a D as 0) are letters too, as is the one letter of two ("x3")."""
-    counts: dict[int, list[int]] = {}
-    for digit, a_digit in zip(digits, read_as_digit, strict=True):
-        counts.setdefault(digit.line, [0, 0])[a_digit] += 1
-    return {line for line, (others, digit_count) in counts.items() if others >= digit_count}
+def text_lines(digits: list[Digit], probabilities: np.ndarray, sure_probability: float) -> set[int]:
+    """The lines of writing with a frame that is not a digit, and no more digits the model is sure of
+    than such frames: words, whose letters that look like digits (a u read as 4, a D as 0) are letters
+    too, as is the one letter of two ("x3"). A letter read as a digit is seldom read surely; a number's
+    digits mostly are."""
+    counts: dict[int, list[int]] = {}  # line -> [frames not a digit, digits read surely]
+    for digit, row in zip(digits, probabilities, strict=True):
+        count = counts.setdefault(digit.line, [0, 0])
+        if not is_a_digit(row):
+            count[0] += 1
+        elif rank(row, 0)[1] >= sure_probability:
+            count[1] += 1
+    return {line for line, (others, sure) in counts.items() if others and others >= sure}
 
 
 def between_digits(digits: list[Digit], read_as_digit: list[bool]) -> list[bool]:
@@ -150,7 +156,8 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, sure_proba
     as not a digit is left out, but for a frame between two digits of a number: that one is taken for a
     digit unless the model is sure it is not (a badly written 0 in "2095"), and shown unsure."""
     read_as_digit = [is_a_digit(row) for row in probabilities]
-    text = text_lines(digits, read_as_digit)  # none of a word is read, whatever stands between its letters
+    # none of a word is read, whatever stands between its letters
+    text = text_lines(digits, probabilities, sure_probability)
     inside = between_digits(digits, read_as_digit)
     read_as_digit = [a_digit or (among and row[NOT_A_DIGIT] < SURELY_NOT_A_DIGIT)
                      for a_digit, among, row in zip(read_as_digit, inside, probabilities, strict=True)]

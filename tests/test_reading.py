@@ -114,6 +114,15 @@ def test_a_line_with_as_many_frames_not_digits_as_digits_is_a_word_and_none_of_i
     assert page.number == "17 62" and {answer.line for answer in page.digits} == {1, 3}
 
 
+def test_a_line_whose_digits_are_unsure_beside_a_frame_not_a_digit_is_a_word_but_one_of_sure_digits_is_not():
+    letter = NOT_A_DIGIT
+    word = [digit(4, 2.0, 0), digit(9, 1.0, 40), digit(letter, 9.0, 80)]  # "Hgy": two letters read as unsure digits
+    number = [digit(2, 9.0, 0), digit(5, 9.0, 40), digit(7, 1.0, 80), digit(letter, 9.0, 120)]  # "257" and a mark
+    (read_word, read_number) = read_photos(Model(sure=0.9), [("w.png", Found(word)), ("n.png", Found(number))])
+    assert (read_word.status, read_word.number) == ("no_digits", "")
+    assert (read_number.status, read_number.number) == ("unsure", "257")
+
+
 def test_between_two_digits_a_frame_is_dropped_as_not_a_digit_only_when_the_model_is_sure():
     unsure_mark = digit(NOT_A_DIGIT, 1.0, 40)  # not a digit at about 23 %: most likely, not sure
     sure_mark = digit(NOT_A_DIGIT, 9.0, 40)
