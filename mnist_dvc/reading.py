@@ -18,7 +18,7 @@ import numpy as np
 
 from mnist_dvc.inference import Reader
 from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, scale_pixels
-from mnist_dvc.photo import Box, Digit, Found
+from mnist_dvc.photo import Box, Digit, Found, Join
 
 READ, UNSURE, NO_DIGITS = "read", "unsure", "no_digits"
 # Between two digits of a number, a frame is dropped as "not a digit" only when the model gives that at
@@ -175,18 +175,26 @@ def candidates(found: Found) -> list[Digit]:
     return [*found.digits, *(join.digit for join in found.joins)]
 
 
-def chosen_indices(found: Found, probabilities: np.ndarray) -> list[int]:
+def chosen_indices(found: Found, probabilities: np.ndarray, sure_probability: float) -> list[int]:
     """Which of candidates(found) are read, in order, given one row of class probabilities for each:
     the neighbours that may be one digit are joined where the model is surer of the joined digit than
     of either of the two apart (a 1 beside a 4 reads as a sure 1, and stays apart, though joined it may
     look like a 4). The parts of one piece of ink that was cut in two as too wide for a digit stay one
-    digit unless the model is surer of each part apart (a wide 2 is not a 2 and a 1). The best joins are
-    made first, each digit in one at most."""
+    digit unless the model is surer of each part apart (a wide 2 is not a 2 and a 1), and, where the cut
+    found no narrow link, sure of each (`sure_probability`). The best joins are made first, each digit in
+    one at most."""
     count = len(found.digits)
     confidence = np.log(np.maximum(probabilities[:, :NUM_CLASSES].max(axis=1), 1e-12))  # as some digit
     apart, joined = confidence[:count], confidence[count:]
-    gains = [joined[k] - (min if join.split else max)(apart[join.first], apart[join.first + 1])
-             for k, join in enumerate(found.joins)]
+
+    def gain(k: int, join: Join) -> float:
+        """How much surer the model is of the joined digit than of the two apart: joined if positive."""
+        pair = apart[join.first], apart[join.first + 1]
+        if join.only_if_sure and min(pair) < np.log(sure_probability):
+            return np.inf
+        return joined[k] - (min(pair) if join.split else max(pair))
+
+    gains = [gain(k, join) for k, join in enumerate(found.joins)]
     made: dict[int, int] = {}  # the first digit of a join made -> the join's candidate index
     for k in sorted(range(len(found.joins)), key=lambda k: -gains[k]):
         first = found.joins[k].first
@@ -212,7 +220,7 @@ def read_photos(reader: Reader, photos: list[tuple[str, Found]], runners_up: int
     batch, the joins chosen (chosen_indices), one answer per photo."""
     answers = []
     for (path, found), rows in zip(photos, classify_candidates(reader, [found for _, found in photos]), strict=True):
-        chosen = chosen_indices(found, rows)
+        chosen = chosen_indices(found, rows, reader.calibration.sure_probability)
         answers.append(answer(path, [candidates(found)[index] for index in chosen], rows[chosen],
                               reader.calibration.sure_probability, runners_up))
     return answers

@@ -393,7 +393,7 @@ def test_a_loop_a_marker_filled_is_writing_and_a_solid_patch_is_not():
     mask[175:280, 170:200] = True
     mask[100:190, 400:520] = True  # a solid dark patch (a shadow's corner) as large as a digit
     digits = photo.segment.segment(mask)
-    assert [(piece.left, piece.top, piece.bottom) for _, piece, _, _ in digits] == [(101, 71, 280)]
+    assert [(piece.left, piece.top, piece.bottom) for _, piece, *_ in digits] == [(101, 71, 280)]
 
 
 def test_a_number_running_off_the_photo_keeps_its_last_digit_and_a_lone_digit_gains_none():
@@ -401,9 +401,9 @@ def test_a_number_running_off_the_photo_keeps_its_last_digit_and_a_lone_digit_ga
     for left in (100, 160):
         mask[60:180, left:left + 8] = True  # 1 1, and a 7 whose bar the photo's right edge cuts
     mask[70:80, 222:240] = mask[70:180, 222:230] = True
-    assert [piece.left for _, piece, _, _ in photo.segment.segment(mask)] == [100, 160, 222]
+    assert [piece.left for _, piece, *_ in photo.segment.segment(mask)] == [100, 160, 222]
     mask[:, :150] = False  # a single 1 beside a piece the edge cuts (a shadow): only the 1
-    assert [piece.left for _, piece, _, _ in photo.segment.segment(mask)] == [160]
+    assert [piece.left for _, piece, *_ in photo.segment.segment(mask)] == [160]
 
 
 def test_a_shadows_tip_or_a_short_mark_apart_from_the_writing_is_not_a_digit():
@@ -414,7 +414,7 @@ def test_a_shadows_tip_or_a_short_mark_apart_from_the_writing_is_not_a_digit():
     mask[320:350, 200:240] = tip  # a shadow's tip far below them
     mask[90:120, 410:450] = tip  # and one beside them, a quarter as tall
     digits = photo.segment.segment(mask)
-    assert [(line, piece.left) for line, piece, _, _ in digits] == [(0, 100), (0, 200), (0, 300)]
+    assert [(line, piece.left) for line, piece, *_ in digits] == [(0, 100), (0, 200), (0, 300)]
 
 
 def test_a_stroke_broken_in_two_is_one_digit_and_a_mark_far_from_the_digits_is_none():
@@ -425,7 +425,7 @@ def test_a_stroke_broken_in_two_is_one_digit_and_a_mark_far_from_the_digits_is_n
     mask[122:180, 260:268] = True  # and its lower half, shifted left: no column in common
     mask[100:150, 620:628] = True  # a mark under half a digit tall, well apart from the last 1
     digits = photo.segment.segment(mask)
-    assert [(piece.left, piece.top, piece.right, piece.bottom) for _, piece, _, _ in digits] == [
+    assert [(piece.left, piece.top, piece.right, piece.bottom) for _, piece, *_ in digits] == [
         (60, 60, 68, 180), (160, 60, 168, 180), (260, 60, 280, 180), (360, 60, 368, 180), (460, 60, 468, 180)]
 
 
@@ -459,7 +459,23 @@ def test_two_narrow_digits_touching_by_a_thin_link_are_split_though_together_not
     ring(mask, 306, 60, 40)  # then two narrow ones, 86 px together: 1.4 digits wide
     mask[105:111, 299:307] = True  # joined by a short thin stroke
     digits = photo.segment.segment(mask)
-    assert [(piece.left, piece.right) for _, piece, _, _ in digits][2:] == [(260, 300), (300, 346)]
+    assert [(piece.left, piece.right) for _, piece, *_ in digits][2:] == [(260, 300), (300, 346)]
+
+
+def test_two_digits_touching_along_a_stroke_are_cut_and_read_apart_only_if_sure():
+    mask = np.zeros((260, 700), bool)
+    for left in (60, 160):
+        ring(mask, left, 60, 60)  # two 0s 60 px wide
+    ring(mask, 260, 60, 50)
+    ring(mask, 306, 60, 50)  # then two overlapping by their sides, 96 px together: no column thins
+    ring(mask, 420, 60, 40)
+    ring(mask, 466, 60, 40)
+    mask[105:111, 459:467] = True  # and two joined by a short thin stroke
+    found = photo.segment.segment(mask)
+    lefts_and_rights = [(piece.left, piece.right) for _, piece, *_ in found]
+    assert len(found) == 6 and lefts_and_rights[2][0] == 260 and lefts_and_rights[3][1] == 356
+    assert [(join.first, join.split, join.only_if_sure) for join in photo.segment.join_candidates(found)] == [
+        (2, True, True), (4, True, False)]
 
 
 def test_two_lines_are_read_top_line_first():
@@ -479,7 +495,7 @@ def test_a_line_written_half_as_tall_as_the_line_above_keeps_all_its_digits():
     for left in (100, 140):
         mask[250:310, left:left + 6] = True  # and 1 1 below, half as tall and close together
     digits = photo.segment.segment(mask)
-    assert [(line, piece.left, piece.height) for line, piece, _, _ in digits] == [
+    assert [(line, piece.left, piece.height) for line, piece, *_ in digits] == [
         (0, 100, 120), (0, 200, 120), (0, 300, 120), (1, 100, 60), (1, 140, 60)]
 
 

@@ -29,7 +29,7 @@ class Model:
 
 def choose_digits(model: Model, photos: list[Found]) -> list[list[Digit]]:
     """Each photo's digits with the joins the model prefers made."""
-    return [[candidates(found)[index] for index in chosen_indices(found, rows)]
+    return [[candidates(found)[index] for index in chosen_indices(found, rows, model.calibration.sure_probability)]
             for found, rows in zip(photos, classify_candidates(model, photos), strict=True)]
 
 
@@ -75,6 +75,14 @@ def test_the_parts_of_one_piece_cut_in_two_stay_joined_unless_each_is_surer_apar
     assert choose_digits(Model(), [Found(sure_and_unsure, [whole])]) == [[whole.digit]]
     both_sure = [digit(1, 8.0, 0), digit(7, 8.0, 20)]
     assert choose_digits(Model(), [Found(both_sure, [Join(0, digit(4, 6.0), split=True)])]) == [both_sure]
+
+
+def test_the_parts_of_a_piece_cut_where_its_ink_does_not_thin_are_read_apart_only_if_each_is_sure():
+    sure_and_unsure = [digit(9, 9.0, 0), digit(2, 2.5, 20)]  # both surer than the whole, one under 90 %
+    whole = Join(0, digit(8, 2.0), split=True, only_if_sure=True)
+    assert choose_digits(Model(sure=0.9), [Found(sure_and_unsure, [whole])]) == [[whole.digit]]
+    both_sure = [digit(9, 9.0, 0), digit(2, 9.0, 20)]
+    assert choose_digits(Model(sure=0.9), [Found(both_sure, [whole])]) == [both_sure]
 
 
 def test_a_sure_digit_is_read_and_an_unsure_one_says_so_with_its_runner_up():

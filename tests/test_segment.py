@@ -17,7 +17,7 @@ SANS = str(dejavu_fonts() / "DejaVuSans.ttf")
 def boxes_by_line(mask: np.ndarray) -> list[list[tuple[int, int, int]]]:
     """(left, top, height) of each digit segment() finds, line by line."""
     lines: dict[int, list[tuple[int, int, int]]] = {}
-    for line, piece, _, _ in segment(mask):
+    for line, piece, *_ in segment(mask):
         lines.setdefault(line, []).append((piece.left, piece.top, piece.height))
     return [lines[line] for line in sorted(lines)]
 

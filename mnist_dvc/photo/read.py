@@ -52,8 +52,8 @@ def find_digits(rgb: np.ndarray, scale: float = 1.0,
     def framed(piece: Piece, ink: np.ndarray, line: int) -> Digit:
         return Digit(digit_frame(ink), original_box(piece, scale, size), line)
 
-    digits = [framed(piece, own, line) for line, piece, own, _ in found]
-    joins = [Join(pair.first, framed(pair.piece, pair.ink, found[pair.first].line), pair.split)
+    digits = [framed(segment.piece, segment.ink, segment.line) for segment in found]
+    joins = [Join(pair.first, framed(pair.piece, pair.ink, found[pair.first].line), pair.split, pair.only_if_sure)
              for pair in join_candidates(found)]
     return digits, joins
 

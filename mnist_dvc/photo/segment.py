@@ -262,21 +262,23 @@ def typical_height(pieces: list[Piece]) -> int:
     return sorted(piece.height for piece in pieces)[len(pieces) // 2]
 
 
-def split_wide(piece: Piece, own: np.ndarray, digit_width: float) -> list[Piece]:
+def split_wide(piece: Piece, own: np.ndarray, digit_width: float) -> tuple[list[Piece], bool]:
     """Split a piece as wide as several digits (touching digits) at the thinnest columns near even cuts.
 
     `own` is the piece's own ink, cropped to its box; `digit_width` a typical digit's width in this
-    line. A cut is made where the ink thins to a narrow link (from TWO_TOUCHING digits wide), or anywhere
-    near the even cut when the piece is nearly two digits wide or more; so a single wide digit (a 2 or 5
-    with a long stroke) stays whole, as does a piece whose cut would leave a part much shorter or
-    narrower than a digit. The parts may still be read as one digit (join_candidates).
+    line. A cut is made from TWO_TOUCHING digits wide, at the thinnest column near the even cut, unless it
+    would leave a part much shorter or narrower than a digit. The parts may still be read as one digit
+    (join_candidates): a wide 2 or 5 with a long stroke stays whole. Also returned: whether a cut found no
+    narrow link where the ink thins, in a piece less than nearly two digits wide; one wide digit is then
+    as likely as two, and the parts are read apart only if the model is sure of each (two bold digits
+    written close, "92" in a marker, touch along a stroke).
     """
     if piece.width < TWO_TOUCHING * digit_width:
-        return [piece]
+        return [piece], False
     count = max(2, round(piece.width / digit_width))
     columns = own.sum(axis=0)
     typical = float(np.median(columns[columns > 0]))
-    cuts = [0]
+    cuts, loose = [0], False
     for k in range(1, count):
         centre = round(k * piece.width / count)
         reach = max(1, round(0.35 * piece.width / count))
@@ -284,8 +286,8 @@ def split_wide(piece: Piece, own: np.ndarray, digit_width: float) -> list[Piece]
         window = columns[first:min(piece.width - 1, centre + reach)]
         if window.size:
             cut = first + int(np.argmin(window))
-            if columns[cut] <= 0.5 * typical or piece.width >= 1.8 * digit_width:
-                cuts.append(cut)
+            cuts.append(cut)
+            loose |= columns[cut] > 0.5 * typical and piece.width < 1.8 * digit_width
     cuts.append(piece.width)
     parts = []
     for start, stop in itertools.pairwise(cuts):
@@ -295,8 +297,8 @@ def split_wide(piece: Piece, own: np.ndarray, digit_width: float) -> list[Piece]
             parts.append(Piece(piece.top + int(rows[0]), piece.left + start, piece.top + int(rows[-1]) + 1,
                                piece.left + stop, int(part.sum()), piece.labels))
     if any(part.height < 0.5 * piece.height or part.width < 0.3 * digit_width for part in parts):
-        return [piece]  # a cut through one digit's stroke (a 5's bar, a 7's top), not between two digits
-    return parts
+        return [piece], False  # a cut through one digit's stroke (a 5's bar, a 7's top), not between two digits
+    return parts, loose
 
 
 def digit_width(line: list[Piece], piece: Piece) -> float:
@@ -329,9 +331,10 @@ def segment(mask: np.ndarray) -> list[Segment]:
         for piece, source in zip(joined, sources, strict=False):  # sources never ends
             rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
             own = np.isin(labels[rows, cols], piece.labels)
-            for part in split_wide(piece, own, digit_width(joined, piece)):
+            parts, loose = split_wide(piece, own, digit_width(joined, piece))
+            for part in parts:
                 ink = own[part.top - piece.top:part.bottom - piece.top, part.left - piece.left:part.right - piece.left]
-                digits.append(Segment(number, part, ink, source))
+                digits.append(Segment(number, part, ink, source, loose))
     return digits
 
 
@@ -342,6 +345,7 @@ class JoinCandidate(NamedTuple):
     piece: Piece  # their joint box
     ink: np.ndarray  # their ink together, cropped to that box
     split: bool  # they were cut from one piece (split_wide)
+    only_if_sure: bool = False  # ... with no narrow link between them: apart only if each is sure
 
 
 def join_candidates(found: list[Segment]) -> list[JoinCandidate]:
@@ -360,5 +364,5 @@ def join_candidates(found: list[Segment]) -> list[JoinCandidate]:
         ink = np.zeros((both.height, both.width), dtype=bool)
         for piece, own in ((a, this.ink), (b, after.ink)):
             ink[piece.top - both.top:piece.bottom - both.top, piece.left - both.left:piece.right - both.left] |= own
-        candidates.append(JoinCandidate(first, both, ink, split))
+        candidates.append(JoinCandidate(first, both, ink, split, split and this.loose))
     return candidates

@@ -50,6 +50,7 @@ class Segment(NamedTuple):
     piece: Piece  # its box
     ink: np.ndarray  # its own ink, cropped to the box
     source: int  # the piece it was cut from: digits split_wide cut from one piece share it
+    loose: bool = False  # cut from its piece where the ink does not thin (split_wide)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Join:
     first: int
     digit: Digit
     split: bool = False  # the two were one piece of ink, cut in two as wider than a digit (split_wide)
+    only_if_sure: bool = False  # the cut found no narrow link: they are read apart only if each is sure
 
 
 @dataclass(frozen=True)
