@@ -387,6 +387,24 @@ def test_specks_and_dust_are_dropped():
     assert len(photo.read.read_photo(encode(image), "dusty.png").digits) == 1
 
 
+def hook(mask: np.ndarray, left: int) -> None:
+    """A 7-like hook 80 wide, rows 60-190: a question mark's upper part, or a 7."""
+    mask[60:72, left:left + 80] = True
+    mask[60:130, left + 68:left + 80] = True
+    mask[118:130, left + 34:left + 80] = True
+    mask[118:190, left + 34:left + 46] = True
+
+
+def test_a_question_mark_is_not_a_digit_but_a_seven_with_a_decimal_point_beside_it_is():
+    mask = np.zeros((400, 700), bool)
+    rows, cols = np.indices(mask.shape)
+    hook(mask, 100)
+    mask |= np.hypot(rows - 215, cols - 140) <= 9  # a round dot under the hook's middle: "?"
+    hook(mask, 400)
+    mask |= np.hypot(rows - 182, cols - 500) <= 9  # a dot on the line, to the right: "7."
+    assert [piece.left for _, piece, *_ in photo.segment.segment(mask)] == [400]
+
+
 def test_a_loop_a_marker_filled_is_writing_and_a_solid_patch_is_not():
     rows, cols = np.indices((400, 600))
     mask = np.hypot(rows - 120, cols - 150) < 50  # a 9's loop, filled, just above its stem

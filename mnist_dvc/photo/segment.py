@@ -17,6 +17,8 @@ from mnist_dvc.photo.types import Piece, Segment
 # their height, and together they are at most this many heights wide.
 MAX_JOIN_GAP = 0.3
 MAX_JOIN_WIDTH = 1.1
+# A speck at least DOT of a piece's height, round and under its middle, is a question mark's dot (dot_under).
+DOT = 0.08
 # A piece less tall than SHORT_PIECE of a typical digit's height is part of a digit (a detached bar, a
 # broken-off end): it joins the line it is near, or no line. One less tall than NOT_A_DIGIT that is still
 # apart after the pieces of each digit were joined is not writing (a shadow's pointed tip, a stray mark).
@@ -61,8 +63,29 @@ def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
         return pieces
     tallest = max(max(piece.height, piece.width) for piece in pieces)
     largest = max(piece.area for piece in pieces)
-    return [piece for piece in pieces
-            if max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest]
+    writing = [piece for piece in pieces
+               if max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest]
+    dots = [piece for piece in pieces if piece not in writing]
+    nearest = [min(writing, key=lambda piece: box_distance(dot, piece)) for dot in dots]
+    return [piece for piece in writing
+            if not any(owner is piece and dot_under(dot, piece) for dot, owner in zip(dots, nearest, strict=True))]
+
+
+def box_distance(a: Piece, b: Piece) -> int:
+    """How far apart two pieces' boxes are: the gap across plus the gap down (0 where they overlap)."""
+    return max(0, horizontal_gap(a, b)) + max(0, vertical_gap(a, b))
+
+
+def dot_under(dot: Piece, piece: Piece) -> bool:
+    """Whether a speck is the dot of a question or exclamation mark under this piece: round and filled
+    like a pen's dot, not dust (its longer side at least DOT of the piece's height), under the piece's
+    middle and a little below it. A digit has no dot under it; a decimal point sits on the line, beside."""
+    gap = dot.top - piece.bottom
+    centre = (dot.left + dot.right) / 2
+    longer, shorter = max(dot.height, dot.width), min(dot.height, dot.width)
+    return (0 <= gap <= 0.6 * piece.height and longer >= DOT * piece.height and longer <= 2 * shorter
+            and dot.area >= 0.5 * dot.height * dot.width
+            and piece.left + 0.2 * piece.width <= centre <= piece.right - 0.2 * piece.width)
 
 
 def continues_a_number(piece: Piece, others: list[Piece]) -> bool:
