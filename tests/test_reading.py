@@ -85,6 +85,12 @@ def test_the_parts_of_a_piece_cut_where_its_ink_does_not_thin_are_read_apart_onl
     assert choose_digits(Model(sure=0.9), [Found(both_sure, [whole])]) == [both_sure]
 
 
+def test_without_a_model_a_loose_cut_is_taken_whole_and_a_cut_at_a_narrow_link_is_not():
+    parts = [digit(1, 1.0, 0), digit(9, 1.0, 20), digit(3, 9.0, 40), digit(1, 9.0, 60), digit(7, 9.0, 80)]
+    loose, linked = Join(0, digit(0, 1.0), split=True, only_if_sure=True), Join(3, digit(4, 1.0, 60), split=True)
+    assert Found(parts, [loose, linked]).without_loose_cuts() == [loose.digit, *parts[2:]]
+
+
 def test_a_sure_digit_is_read_and_an_unsure_one_says_so_with_its_runner_up():
     sure, unsure = read_photos(Model(sure=0.9), [("a.png", Found([digit(7, 9.0)])), ("b.png", Found([digit(4, 0.5)]))])
     assert (sure.status, sure.digits[0].sure, sure.number) == ("read", True, "7")
