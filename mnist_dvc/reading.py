@@ -19,6 +19,7 @@ import numpy as np
 from mnist_dvc.inference import Reader
 from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, scale_pixels
 from mnist_dvc.photo import Box, Digit, Found, Join
+from mnist_dvc.photo.types import pairs_joined
 
 READ, UNSURE, NO_DIGITS = "read", "unsure", "no_digits"
 # Between two digits of a number, a frame is dropped as "not a digit" only when the model gives that at
@@ -124,18 +125,16 @@ def frames_of(digits: list[Digit]) -> np.ndarray:
     return scale_pixels(np.stack([digit.frame for digit in digits]))
 
 
-def text_lines(digits: list[Digit], probabilities: np.ndarray, sure_probability: float) -> set[int]:
+def text_lines(digits: list[Digit], read_as_digit: list[bool], read_surely: list[bool]) -> set[int]:
     """The lines of writing with a frame that is not a digit, and no more digits the model is sure of
     than such frames: words, whose letters that look like digits (a u read as 4, a D as 0) are letters
     too, as is the one letter of two ("x3"). A letter read as a digit is seldom read surely; a number's
     digits mostly are."""
     counts: dict[int, list[int]] = {}  # line -> [frames not a digit, digits read surely]
-    for digit, row in zip(digits, probabilities, strict=True):
+    for digit, a_digit, sure in zip(digits, read_as_digit, read_surely, strict=True):
         count = counts.setdefault(digit.line, [0, 0])
-        if not is_a_digit(row):
-            count[0] += 1
-        elif rank(row, 0)[1] >= sure_probability:
-            count[1] += 1
+        count[0] += not a_digit
+        count[1] += a_digit and sure
     return {line for line, (others, sure) in counts.items() if others and others >= sure}
 
 
@@ -156,17 +155,17 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, sure_proba
     as not a digit is left out, but for a frame between two digits of a number: that one is taken for a
     digit unless the model is sure it is not (a badly written 0 in "2095"), and shown unsure."""
     read_as_digit = [is_a_digit(row) for row in probabilities]
+    read_surely = [bool(row[:NUM_CLASSES].max() >= sure_probability) for row in probabilities]
     # none of a word is read, whatever stands between its letters
-    text = text_lines(digits, probabilities, sure_probability)
+    text = text_lines(digits, read_as_digit, read_surely)
     inside = between_digits(digits, read_as_digit)
     read_as_digit = [a_digit or (among and row[NOT_A_DIGIT] < SURELY_NOT_A_DIGIT)
                      for a_digit, among, row in zip(read_as_digit, inside, probabilities, strict=True)]
     answers = []
-    for digit, row, a_digit in zip(digits, probabilities, read_as_digit, strict=True):
+    for digit, row, a_digit, sure in zip(digits, probabilities, read_as_digit, read_surely, strict=True):
         if a_digit and digit.line not in text:
             best, probability, others = rank(row, runners_up)
-            answers.append(DigitAnswer(best, probability, probability >= sure_probability, others, digit.box,
-                                       digit.line, digit.frame))
+            answers.append(DigitAnswer(best, probability, sure, others, digit.box, digit.line, digit.frame))
     return Answer(path, answers)
 
 
@@ -200,11 +199,7 @@ def chosen_indices(found: Found, probabilities: np.ndarray, sure_probability: fl
         first = found.joins[k].first
         if gains[k] > 0 and not {first - 1, first, first + 1} & made.keys():
             made[first] = count + k
-    chosen, index = [], 0
-    while index < count:
-        chosen.append(made.get(index, index))
-        index += 2 if index in made else 1
-    return chosen
+    return pairs_joined(list(range(count)), made)
 
 
 def classify_candidates(reader: Reader, photos: list[Found]) -> list[np.ndarray]:

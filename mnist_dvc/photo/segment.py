@@ -63,9 +63,9 @@ def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
         return pieces
     tallest = max(max(piece.height, piece.width) for piece in pieces)
     largest = max(piece.area for piece in pieces)
-    writing = [piece for piece in pieces
-               if max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest]
-    dots = [piece for piece in pieces if piece not in writing]
+    large = [max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest for piece in pieces]
+    writing = [piece for piece, keep in zip(pieces, large, strict=True) if keep]
+    dots = [piece for piece, keep in zip(pieces, large, strict=True) if not keep and pen_dot(piece)]
     nearest = [min(writing, key=lambda piece: box_distance(dot, piece)) for dot in dots]
     return [piece for piece in writing
             if not any(owner is piece and dot_under(dot, piece) for dot, owner in zip(dots, nearest, strict=True))]
@@ -76,15 +76,19 @@ def box_distance(a: Piece, b: Piece) -> int:
     return max(0, horizontal_gap(a, b)) + max(0, vertical_gap(a, b))
 
 
+def pen_dot(speck: Piece) -> bool:
+    """Whether a speck is round and filled like a pen's dot."""
+    round_enough = max(speck.height, speck.width) <= 2 * min(speck.height, speck.width)
+    return round_enough and speck.area >= 0.5 * speck.height * speck.width
+
+
 def dot_under(dot: Piece, piece: Piece) -> bool:
-    """Whether a speck is the dot of a question or exclamation mark under this piece: round and filled
-    like a pen's dot, not dust (its longer side at least DOT of the piece's height), under the piece's
-    middle and a little below it. A digit has no dot under it; a decimal point sits on the line, beside."""
+    """Whether a pen's dot is that of a question or exclamation mark under this piece: not dust (its
+    longer side at least DOT of the piece's height), under the piece's middle and a little below it. A
+    digit has no dot under it; a decimal point sits on the line, beside."""
     gap = dot.top - piece.bottom
     centre = (dot.left + dot.right) / 2
-    longer, shorter = max(dot.height, dot.width), min(dot.height, dot.width)
-    return (0 <= gap <= 0.6 * piece.height and longer >= DOT * piece.height and longer <= 2 * shorter
-            and dot.area >= 0.5 * dot.height * dot.width
+    return (0 <= gap <= 0.6 * piece.height and max(dot.height, dot.width) >= DOT * piece.height
             and piece.left + 0.2 * piece.width <= centre <= piece.right - 0.2 * piece.width)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 Box = tuple[int, int, int, int]  # left, top, width, height
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,15 @@ class Join:
     only_if_sure: bool = False  # the cut found no narrow link: they are read apart only if each is sure
 
 
+def pairs_joined(items: list[T], joined: dict[int, T]) -> list[T]:
+    """`items` in order, with each two from `first` on replaced by joined[first]."""
+    result, index = [], 0
+    while index < len(items):
+        result.append(joined.get(index, items[index]))
+        index += 2 if index in joined else 1
+    return result
+
+
 @dataclass(frozen=True)
 class Found:
     """What was found in a photo: its digits, and the neighbours among them that may be one digit (the
@@ -74,12 +84,7 @@ class Found:
     def without_loose_cuts(self) -> list[Digit]:
         """The digits, with the two parts of each piece cut where its ink does not thin taken whole again:
         what the photo path finds on its own, with no model to say whether each part is a sure digit."""
-        whole = {join.first: join.digit for join in self.joins if join.only_if_sure}
-        digits, index = [], 0
-        while index < len(self.digits):
-            digits.append(whole.get(index, self.digits[index]))
-            index += 2 if index in whole else 1
-        return digits
+        return pairs_joined(self.digits, {join.first: join.digit for join in self.joins if join.only_if_sure})
 
 
 @dataclass(frozen=True)
