@@ -637,6 +637,34 @@ def test_a_pencil_fainter_than_the_ruling_is_still_ink_but_no_trace_of_a_line_is
     assert not mask[:, :140].any() and not mask[:, 170:].any()
 
 
+def test_a_line_crossing_a_printed_line_at_another_angle_does_not_hide_it(monkeypatch):
+    # Upright strokes of several lines of writing, one under another, make a long straight line that
+    # crosses a slightly tilted grid line near the photo's middle: the two are not one line.
+    rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
+    tilted = photo.rules.Line(False, 0.05, 192.5)
+    grid = np.zeros((300, 400), np.float32)
+    for shift in (-90, -45, 0, 45, 90):
+        centre = tilted.slope * rows + tilted.intercept + shift
+        grid = np.maximum(grid, 0.3 * np.clip(1.5 - np.abs(cols - centre), 0, 1))
+    ink = grid.copy()
+    for top in range(20, 280, 65):
+        ink[top:top + 45, 195:200] = 0.8
+    upright = photo.rules.Line(False, 0.0, 197.0)
+    found = photo.rules.hough_lines
+
+    def upright_first(mask: np.ndarray, horizontal: bool) -> list[photo.rules.Line]:
+        lines = found(mask, horizontal)
+        return lines if horizontal else [photo.rules.Line(False, 0.0, upright.intercept / 2), *lines]
+
+    monkeypatch.setattr(photo.rules, "hough_lines", upright_first)
+    middles = [line.intercept + line.slope * 150 for line, _ in photo.rules.candidate_lines(ink > 0.03, ink)]
+    assert any(abs(middle - 200) < 1 for middle in middles)
+    clean, printed = photo.rules.remove_printed_lines(ink)
+    mask = photo.ink.ink_mask(clean, 1.0, printed)
+    strokes = ndimage.binary_dilation(ink > 0.5, iterations=2)
+    assert mask[ink > 0.5].mean() > 0.9 and not (mask & ~strokes).any()  # the strokes stay, and only they
+
+
 def test_a_line_running_off_the_photo_is_fitted_where_it_runs_inside():
     rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
     ink = 0.3 * np.clip(2 - np.abs(cols - (0.1 * rows - 10)), 0, 1)  # enters the photo a third of the way down

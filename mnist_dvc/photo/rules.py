@@ -106,9 +106,11 @@ def refined(line: Line, ink: np.ndarray) -> Line:
     return line
 
 
-def middle(line: Line, length: int) -> float:
-    """Where the line crosses the middle of the photo (its row, or column for a vertical one)."""
-    return line.slope * length / 2 + line.intercept
+def apart(line: Line, other: Line, length: int) -> float:
+    """How far apart two lines of one direction come within the photo (`length` along them), in pixels
+    across: at one of its edges, as both are straight. Two lines crossing near the middle at different
+    angles are not one line (a row of upright strokes across a slightly tilted grid line)."""
+    return max(abs((line.slope - other.slope) * end + line.intercept - other.intercept) for end in (0, length))
 
 
 def halved(mask: np.ndarray) -> np.ndarray:
@@ -134,10 +136,10 @@ def candidate_lines(mask: np.ndarray, ink: np.ndarray) -> list[tuple[Line, bool]
         length = mask.shape[1] if horizontal else mask.shape[0]
         rough: list[Line] = []  # the Hough transform's near-duplicates dropped before the costlier fit
         for line in map(doubled, hough_lines(coarse, horizontal)):
-            if all(abs(middle(line, length) - middle(other, length)) > 2 * HALF_WIDTH for other in rough):
+            if all(apart(line, other, length) > 2 * HALF_WIDTH for other in rough):
                 rough.append(line)
         for line in (refined(line, ink) for line in rough):
-            if all(abs(middle(line, length) - middle(other, length)) > 2 * HALF_WIDTH for other in family):
+            if all(apart(line, other, length) > 2 * HALF_WIDTH for other in family):
                 family.append(line)
         found += [(line, len(family) >= 2) for line in family]
     return found
