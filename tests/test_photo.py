@@ -387,6 +387,15 @@ def test_specks_and_dust_are_dropped():
     assert len(photo.read.read_photo(encode(image), "dusty.png").digits) == 1
 
 
+def test_a_thin_line_beside_a_large_filled_square_is_no_writing_and_no_error():
+    # The line is the longest piece but too thin to count beside the square; the square is too short
+    # beside the line. Neither is writing, and the square, round enough for a dot, has no piece to be under.
+    mask = np.zeros((600, 1400), bool)
+    mask[50, 150:1250] = True
+    mask[200:460, 500:760] = True
+    assert photo.segment.segment(mask) == []
+
+
 def hook(mask: np.ndarray, left: int) -> None:
     """A 7-like hook 80 wide, rows 60-190: a question mark's upper part, or a 7."""
     mask[60:72, left:left + 80] = True

@@ -65,6 +65,8 @@ def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
     largest = max(piece.area for piece in pieces)
     large = [max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest for piece in pieces]
     writing = [piece for piece, keep in zip(pieces, large, strict=True) if keep]
+    if not writing:  # the longest piece a thin line, the largest too short beside it: neither is writing
+        return []
     dots = [piece for piece, keep in zip(pieces, large, strict=True) if not keep and pen_dot(piece)]
     nearest = [min(writing, key=lambda piece: box_distance(dot, piece)) for dot in dots]
     return [piece for piece in writing
