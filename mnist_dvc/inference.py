@@ -493,16 +493,19 @@ def probabilities(network: Network, images: np.ndarray, temperature: float = 1.0
 @dataclass(frozen=True)
 class Calibration:
     """What the calibrate stage fitted on the validation split: the temperature that divides the logits
-    so that probabilities match how often the reader is right, and the probability from which a digit
-    counts as sure (params' calibrate.sure_probability)."""
+    so that probabilities match how often the reader is right, the probability from which a digit
+    counts as sure (params' calibrate.sure_probability) and the one of "not a digit" from which a digit
+    that is not sure is not read (calibrate.not_a_digit_probability; 1 = never)."""
 
     temperature: float
     sure_probability: float
     views: Views  # how each frame is read (params' calibrate.view_*), as the temperature was fitted
+    not_a_digit_probability: float = 1.0
 
     def as_json(self) -> str:
         """The calibration file's text, as load_calibration reads it."""
         return json.dumps({"temperature": self.temperature, "sure_probability": self.sure_probability,
+                           "not_a_digit_probability": self.not_a_digit_probability,
                            "view_shift_pixels": self.views.shift_pixels,
                            "view_rotation_degrees": self.views.rotation_degrees}, indent=2) + "\n"
 
@@ -536,15 +539,18 @@ def load_calibration(model_path: str | Path) -> Calibration:
         return UNCALIBRATED
     try:
         document = json.loads(check_file(path, "calibration file").read_text())
-        # A file that names no views (written by hand) reads each frame alone.
+        # A file that names no views (written by hand) reads each frame alone, and drops no unsure digit.
         views = Views(int(document.get("view_shift_pixels", 0)), float(document.get("view_rotation_degrees", 0)))
-        calibration = Calibration(float(document["temperature"]), float(document["sure_probability"]), views)
+        calibration = Calibration(float(document["temperature"]), float(document["sure_probability"]), views,
+                                  float(document.get("not_a_digit_probability", 1.0)))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise UserError(f"{path}: not a calibration file ({type(error).__name__}); run `dvc repro calibrate`") from None
     if not (0 < calibration.temperature < 100 and 0 <= calibration.sure_probability <= 1
+            and 0 <= calibration.not_a_digit_probability <= 1
             and 0 <= views.shift_pixels < IMAGE_SIZE // 2 and 0 <= views.rotation_degrees <= 180):
         raise UserError(f"{path}: temperature {calibration.temperature}, sure_probability "
-                        f"{calibration.sure_probability} or views {views.shift_pixels} px, "
+                        f"{calibration.sure_probability}, not_a_digit_probability "
+                        f"{calibration.not_a_digit_probability} or views {views.shift_pixels} px, "
                         f"{views.rotation_degrees} degrees out of range; run `dvc repro calibrate`")
     return calibration
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_dvc.inference import Reader
+from mnist_dvc.inference import Calibration, Reader
 from mnist_dvc.mnist import NOT_A_DIGIT, NUM_CLASSES, scale_pixels
 from mnist_dvc.photo import Box, Digit, Found, Join
 from mnist_dvc.photo.types import pairs_joined
@@ -120,6 +120,14 @@ def is_a_digit(probabilities: np.ndarray) -> bool:
     return len(probabilities) <= NOT_A_DIGIT or int(np.argmax(probabilities)) != NOT_A_DIGIT
 
 
+def maybe_not_a_digit(probabilities: np.ndarray, calibration: Calibration) -> bool:
+    """Whether no digit of a frame is sure and "not a digit" has its calibrated not_a_digit_probability
+    or more: a letter or mark of a hand the model has not seen mostly splits its probability between a
+    look-alike digit and "not a digit"; a real digit it doubts, between digits (4 or 9)."""
+    return (len(probabilities) > NOT_A_DIGIT and probabilities[:NUM_CLASSES].max() < calibration.sure_probability
+            and probabilities[NOT_A_DIGIT] >= calibration.not_a_digit_probability)
+
+
 def frames_of(digits: list[Digit]) -> np.ndarray:
     """The model's input for these digits: their 28x28 frames scaled as the normalize stage scales."""
     return scale_pixels(np.stack([digit.frame for digit in digits]))
@@ -149,15 +157,18 @@ def between_digits(digits: list[Digit], read_as_digit: list[bool]) -> list[bool]
             for digit in digits]
 
 
-def answer(path: str, digits: list[Digit], probabilities: np.ndarray, sure_probability: float,
+def answer(path: str, digits: list[Digit], probabilities: np.ndarray, calibration: Calibration,
            runners_up: int = 2) -> Answer:
     """An Answer from the digits found and one row of class probabilities per digit; what the model reads
     as not a digit is left out, but for a frame between two digits of a number: that one is taken for a
     digit unless the model is sure it is not (a badly written 0 in "2095"), and shown unsure."""
     read_as_digit = [is_a_digit(row) for row in probabilities]
-    read_surely = [bool(row[:NUM_CLASSES].max() >= sure_probability) for row in probabilities]
-    # none of a word is read, whatever stands between its letters
-    text = text_lines(digits, read_as_digit, read_surely)
+    read_surely = [bool(row[:NUM_CLASSES].max() >= calibration.sure_probability) for row in probabilities]
+    # none of a word is read, whatever stands between its letters; a frame that may not be a digit counts
+    # as a letter there, and as an unsure digit in a number
+    maybe_letters = [a_digit and not maybe_not_a_digit(row, calibration)
+                     for a_digit, row in zip(read_as_digit, probabilities, strict=True)]
+    text = text_lines(digits, maybe_letters, read_surely)
     inside = between_digits(digits, read_as_digit)
     read_as_digit = [a_digit or (among and row[NOT_A_DIGIT] < SURELY_NOT_A_DIGIT)
                      for a_digit, among, row in zip(read_as_digit, inside, probabilities, strict=True)]
@@ -217,5 +228,5 @@ def read_photos(reader: Reader, photos: list[tuple[str, Found]], runners_up: int
     for (path, found), rows in zip(photos, classify_candidates(reader, [found for _, found in photos]), strict=True):
         chosen = chosen_indices(found, rows, reader.calibration.sure_probability)
         answers.append(answer(path, [candidates(found)[index] for index in chosen], rows[chosen],
-                              reader.calibration.sure_probability, runners_up))
+                              reader.calibration, runners_up))
     return answers

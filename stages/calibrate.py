@@ -6,7 +6,7 @@ path's frames of photos of the validation digits and font families (data/prepare
 each frame's views, params' calibrate.view_*, as every reader reads them) so that the softmax's
 probabilities are as likely as can be (the negative log-likelihood is least): temperature scaling, which
 moves no answer, only how sure it is. Writes models/model.calibration.json (T, and params'
-calibrate.sure_probability and views, read by every reader beside the model) and
+calibrate.sure_probability, not_a_digit_probability and views, read by every reader beside the model) and
 reports/calibration.json: T, the calibration error before and after on the validation split, and, at
 the sure probability, the share of validation frames read as sure and the accuracy among them.
 """
@@ -91,7 +91,8 @@ def main() -> None:
                "validation_ece": calibration_error(*reliability(after, labels)),
                "sure_coverage": round(coverage, 4), "sure_accuracy": round(accuracy, 4)}
     with atomic_paths(*OUTPUTS) as (calibration_tmp, metrics_tmp):
-        calibration_tmp.write_text(Calibration(temperature, config.sure_probability, views).as_json())
+        calibration_tmp.write_text(Calibration(temperature, config.sure_probability, views,
+                                                 config.not_a_digit_probability).as_json())
         metrics_tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"calibrate: temperature {temperature:.4f} on {len(labels)} validation images; calibration error "
           f"{metrics['validation_ece_before']} -> {metrics['validation_ece']}; at {config.sure_probability} "

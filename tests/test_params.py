@@ -87,6 +87,7 @@ BAD_VALUES = [
     ("calibrate", "view_shift_pixels", 4, "calibrate.view_shift_pixels = 4"),
     ("calibrate", "view_shift_pixels", 0.5, "calibrate.view_shift_pixels = 0.5"),
     ("calibrate", "view_rotation_degrees", 45, "calibrate.view_rotation_degrees = 45"),
+    ("calibrate", "not_a_digit_probability", 1.5, "calibrate.not_a_digit_probability = 1.5"),
 ]
 
 

@@ -14,17 +14,19 @@ from mnist_dvc.reading import candidates, chosen_indices, classify_candidates, r
 
 class Model:
     """A stand-in reader: the class from each frame's first pixel (10: not a digit), its logit (x10) from
-    the second; digits under `sure` probability are unsure."""
+    the second, and a second class (+1; 0: none) and its logit from the third and fourth; digits under
+    `sure` probability are unsure."""
 
     network = SimpleNamespace(outputs=NUM_OUTPUTS)
 
-    def __init__(self, sure: float = 0.5):
-        self.calibration = inference.Calibration(1.0, sure, inference.NO_VIEWS)
+    def __init__(self, sure: float = 0.5, not_a_digit: float = 1.0):
+        self.calibration = inference.Calibration(1.0, sure, inference.NO_VIEWS, not_a_digit)
 
     def probabilities(self, images):
-        pixels = np.round(np.asarray(images)[:, 0, :2] * 255)
+        pixels = np.round(np.asarray(images)[:, 0, :4] * 255)
         logits = np.eye(NUM_OUTPUTS)[pixels[:, 0].astype(int) % NUM_OUTPUTS] * pixels[:, 1:2] / 10
-        return inference.softmax(logits.astype(np.float64))
+        second = np.eye(NUM_OUTPUTS + 1)[pixels[:, 2].astype(int)][:, 1:] * pixels[:, 3:4] / 10
+        return inference.softmax((logits + second).astype(np.float64))
 
 
 def choose_digits(model: Model, photos: list[Found]) -> list[list[Digit]]:
@@ -33,9 +35,11 @@ def choose_digits(model: Model, photos: list[Found]) -> list[list[Digit]]:
             for found, rows in zip(photos, classify_candidates(model, photos), strict=True)]
 
 
-def digit(value: int, logit: float, left: int = 0, line: int = 0) -> Digit:
+def digit(value: int, logit: float, left: int = 0, line: int = 0, second: tuple[int, float] | None = None) -> Digit:
     frame = np.zeros((28, 28), np.uint8)
     frame[0, :2] = value, round(logit * 10)
+    if second:
+        frame[0, 2:4] = second[0] + 1, round(second[1] * 10)
     return Digit(frame, (left, 40 * line, 20, 30), line)
 
 
@@ -146,6 +150,22 @@ def test_between_two_digits_a_frame_is_dropped_as_not_a_digit_only_when_the_mode
         ("c.png", Found([digit(2, 9.0, 0), digit(9, 9.0, 20), digit(NOT_A_DIGIT, 1.0, 80)]))])
     assert len(inside.digits) == 3 and inside.status == "unsure" and not inside.digits[1].sure
     assert sure.number == "29" and at_the_end.number == "29"
+
+
+def test_an_unsure_digit_with_not_a_digit_close_behind_is_a_letter_but_in_a_number_an_unsure_digit():
+    letter = digit(4, 1.6, second=(NOT_A_DIGIT, 1.6))  # 4 and "not a digit" at 26 % each: a letter half taken for a 4
+    doubt = digit(4, 1.6, second=(9, 1.6))  # doubted between two digits: still a digit
+    number = [digit(9, 9.0, 0), digit(3, 9.0, 40), digit(6, 1.6, 80, second=(NOT_A_DIGIT, 1.6))]
+    (read_letter, read_doubt, read_number) = read_photos(Model(sure=0.9, not_a_digit=0.25), [
+        ("l.png", Found([letter])), ("d.png", Found([doubt])), ("n.png", Found(number))])
+    assert (read_letter.status, read_letter.number) == ("no_digits", "")
+    assert (read_doubt.status, read_doubt.number) == ("unsure", "4")
+    assert (read_number.status, read_number.number) == ("unsure", "936")  # not a sure, wrong "93"
+    sure = digit(4, 3.0, second=(NOT_A_DIGIT, 2.3))  # 4 at 51 %, sure at 0.5, "not a digit" at 26 %
+    (read_sure,) = read_photos(Model(sure=0.5, not_a_digit=0.25), [("s.png", Found([sure]))])
+    assert (read_sure.status, read_sure.number) == ("read", "4") and read_sure.digits[0].probability > 0.5
+    (never,) = read_photos(Model(sure=0.9, not_a_digit=1.0), [("l.png", Found([letter]))])
+    assert (never.status, never.number) == ("unsure", "4")
 
 
 def test_not_a_digit_is_never_a_runner_up():
