@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 # An error line longer than this keeps its start and its end: no value can flood the terminal.
@@ -51,10 +52,17 @@ class Interruption:
     written: list[Path] = []  # noqa: RUF012 (one process, one list)
 
 
-def _on_signal(signum: int, frame: object) -> None:
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     Interruption.signal = signum
-    if not Interruption.holding:
+    if not Interruption.holding and not in_import_system(frame):
         raise KeyboardInterrupt
+
+
+def in_import_system(frame: FrameType | None) -> bool:
+    """Whether Python was running its import system's own code. An exception raised there can land in a
+    module lock's weakref callback, whose exceptions Python prints with a traceback and then drops: the
+    interruption would be lost. It waits for the next raise_if_interrupted() instead."""
+    return frame is not None and frame.f_code.co_filename.startswith("<frozen importlib")
 
 
 def raise_if_interrupted() -> None:

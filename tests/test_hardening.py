@@ -19,9 +19,11 @@ import signal
 import struct
 import subprocess
 import sys
+import weakref
 import zipfile
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -405,6 +407,36 @@ def test_an_interrupted_write_changes_nothing(workspace, capsys, monkeypatch, fr
                           status=128 + signal.SIGINT)
     assert line == "interrupted before writing anything: outputs were left as they were"
     assert output_digests(workspace) == before
+
+
+def test_a_signal_while_the_import_system_runs_is_raised_at_the_next_check(workspace, capsys, monkeypatch,
+                                                                          fresh_interruption):
+    # Raised inside importlib, it could land in a module lock's weakref callback, which Python prints with a
+    # traceback and drops: the server then started as if nothing had happened.
+    import_system = SimpleNamespace(f_code=SimpleNamespace(co_filename="<frozen importlib._bootstrap>"))
+    with pytest.raises(KeyboardInterrupt):
+        errors._on_signal(signal.SIGINT, sys._getframe())
+    errors.Interruption.signal = 0
+    before = output_digests(workspace)
+
+    class ModuleLock:
+        pass
+
+    dropped_exceptions = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda raised: dropped_exceptions.append(raised.exc_type))
+
+    def main() -> None:
+        lock = ModuleLock()
+        # as importlib's module lock's callback runs: what it raises, Python prints and drops
+        dropped = weakref.ref(lock, lambda _: errors._on_signal(signal.SIGINT, import_system))
+        del lock
+        assert dropped() is None
+        with files.atomic_paths("reports/metrics.json") as (metrics,):
+            metrics.write_text("new metrics")
+
+    line = run_in_process(main, (), workspace, capsys, monkeypatch, status=128 + signal.SIGINT)
+    assert line == "interrupted before writing anything: outputs were left as they were"
+    assert output_digests(workspace) == before and dropped_exceptions == []
 
 
 def test_a_signal_while_renaming_waits_until_every_output_is_in_place(workspace, capsys, monkeypatch,

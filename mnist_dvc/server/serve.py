@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 
 from mnist_dvc.commands import Parser
-from mnist_dvc.errors import UserError, one_line, run_main
+from mnist_dvc.errors import UserError, one_line, raise_if_interrupted, run_main
 from mnist_dvc.own import OWN
 from mnist_dvc.paths import MODEL
 from mnist_dvc.server.app import create_app
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.host in WILDCARDS and not args.allow_host:
         print("warning: only requests naming localhost, 127.0.0.1 or [::1] are answered; give the names others use "
               "for this machine with --allow-host")
+    raise_if_interrupted()  # a Ctrl-C while starting up, held back by the import system: uvicorn would miss it
     print(f"ready: open {address(sock)} in a browser (Ctrl+C stops)", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops cleanly, then passes the signal on
