@@ -225,6 +225,20 @@ def unsure_server(reading_model, tmp_path) -> str:
         yield address
 
 
+@pytest.fixture
+def doubting_server(reading_model, tmp_path) -> str:
+    """A server whose model doubts every frame is a digit at all: no digit is sure, and any probability of
+    "not a digit" is enough to read a frame as one."""
+    model = tmp_path / "model" / "model.keras"
+    model.parent.mkdir()
+    shutil.copy(reading_model, model)
+    calibration_path(model).write_text(json.dumps({"temperature": 3.0, "sure_probability": 1.0,
+                                                   "not_a_digit_probability": 0.0}))
+    (tmp_path / "server").mkdir()
+    with running_server(model, tmp_path / "server" / "stderr.log") as address:
+        yield address
+
+
 def own_samples(tmp_path) -> list[tuple[str, tuple[int, int]]]:
     """The server's kept samples as (digit folder, image size)."""
     return sorted((path.parent.name, Image.open(path).size) for path in (tmp_path / "server" / "own").rglob("*.png"))
@@ -293,3 +307,22 @@ def test_an_unsure_digit_in_a_photo_is_marked_and_kept_cut_out_of_the_photo(brow
     [(folder, size)] = own_samples(tmp_path)
     assert folder == digit and size[0] < 720 and size[1] < 400
     keep_shot(browser, "unsure-photo-kept")
+
+
+def test_a_drawing_read_as_no_digit_can_still_be_kept_as_a_sample_of_a_digit(browser, doubting_server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1200, 900)
+    browser.get(doubting_server + "/")
+    pad = browser.find_element(By.CSS_SELECTOR, "[data-testid=pad]")
+    pen_stroke(browser, pad, SEVEN)
+    wait_for(browser, lambda: text_of(browser, "[data-testid=message]") == "no digits found", "no digits found")
+    assert text_of(browser, "[data-testid=number]") == ""
+    label_row = browser.find_element(By.CSS_SELECTOR, "[data-testid=label-row]")
+    assert label_row.is_displayed()
+    keep_shot(browser, "drawing-no-digits")
+    browser.find_element(By.CSS_SELECTOR, "[data-testid=label-7]").click()
+    wait_for(browser, lambda: "Kept as a 7." in text_of(browser, "[data-testid=samples]"), "the kept sample")
+    assert own_samples(tmp_path) == [("7", (256, 128))]
+    browser.find_element(By.ID, "clear").click()
+    wait_for(browser, lambda: not label_row.is_displayed(), "no 'this should be a' row under an empty pad")

@@ -313,8 +313,11 @@ function show(answer, waiting = "") {
 
 const MARGIN = 0.25; // paper around a digit cut out of a number, as a share of its larger side
 
+// Under one digit read, or under a drawing read as no digit at all (a digit the model took for a mark, which
+// only a sample of it can teach otherwise); never under a photo of no digits, which may be anything.
 function showLabelRow(answer) {
-  $("label-row").hidden = !(answer && answer.digits.length === 1 && sent[mode]);
+  const drawnButNotRead = mode === "draw" && strokes.length > 0 && answer && answer.status === "no_digits";
+  $("label-row").hidden = !(answer && sent[mode] && (answer.digits.length === 1 || drawnButNotRead));
 }
 
 function showCounts(counts, saved) {
