@@ -495,7 +495,7 @@ class Calibration:
     """What the calibrate stage fitted on the validation split: the temperature that divides the logits
     so that probabilities match how often the reader is right, the probability from which a digit
     counts as sure (params' calibrate.sure_probability) and the one of "not a digit" from which a digit
-    that is not sure is not read (calibrate.not_a_digit_probability; 1 = never)."""
+    that is not sure counts as a letter (calibrate.not_a_digit_probability; 1 = never)."""
 
     temperature: float
     sure_probability: float

@@ -184,7 +184,7 @@ class GlyphFramesParams:
 class CalibrateParams:
     # a digit read with a (calibrated) probability under this is "not sure", shown with its runner-up
     sure_probability: float = _spec(lambda value: 0 <= value <= 1, "a probability in [0, 1]")
-    # a digit that is not sure is not read when "not a digit" has at least this probability (1 = never)
+    # a digit that is not sure, with "not a digit" at least this probable, counts as a letter (1 = never)
     not_a_digit_probability: float = _spec(lambda value: 0 <= value <= 1, "a probability in [0, 1]")
     # each frame is also read moved this many pixels each way and turned by plus and minus this many
     # degrees, the logits averaged (0 = not)
