@@ -532,6 +532,20 @@ def calibration_path(model_path: str | Path) -> Path:
     return path.with_name(path.stem + ".calibration.json")
 
 
+def number(value: object) -> float:
+    """A JSON number as a float; ValueError for anything else (true, "0.5"), as params.yaml refuses them."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"not a number: {value!r}")
+    return float(value)
+
+
+def whole(value: object) -> int:
+    """A JSON whole number; ValueError for anything else (1.9, true)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"not a whole number: {value!r}")
+    return value
+
+
 def load_calibration(model_path: str | Path) -> Calibration:
     """The calibration written beside the model, or UNCALIBRATED when there is none; UserError if damaged."""
     path = calibration_path(model_path)
@@ -540,10 +554,10 @@ def load_calibration(model_path: str | Path) -> Calibration:
     try:
         document = json.loads(check_file(path, "calibration file").read_text())
         # A file that names no views (written by hand) reads each frame alone, and drops no unsure digit.
-        views = Views(int(document.get("view_shift_pixels", 0)), float(document.get("view_rotation_degrees", 0)))
-        calibration = Calibration(float(document["temperature"]), float(document["sure_probability"]), views,
-                                  float(document.get("not_a_digit_probability", 1.0)))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        views = Views(whole(document.get("view_shift_pixels", 0)), number(document.get("view_rotation_degrees", 0)))
+        calibration = Calibration(number(document["temperature"]), number(document["sure_probability"]), views,
+                                  number(document.get("not_a_digit_probability", 1)))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as error:
         raise UserError(f"{path}: not a calibration file ({type(error).__name__}); run `dvc repro calibrate`") from None
     if not (0 < calibration.temperature < 100 and 0 <= calibration.sure_probability <= 1
             and 0 <= calibration.not_a_digit_probability <= 1

@@ -184,6 +184,24 @@ def test_the_calibration_file_says_how_frames_are_read(tmp_path):
         inference.load_calibration(model)
 
 
+@pytest.mark.parametrize("damage", [
+    {"not_a_digit_probability": 10**400}, {"temperature": 10**400}, {"not_a_digit_probability": True},
+    {"sure_probability": "0.9"}, {"view_shift_pixels": 1.9}, {"view_shift_pixels": float("inf")},
+    {"not_a_digit_probability": [0.25]}, {"not_a_digit_probability": None}])
+def test_a_calibration_value_that_is_not_a_number_in_range_is_one_clear_error(tmp_path, damage):
+    model = tmp_path / "model.keras"
+    inference.calibration_path(model).write_text(json.dumps({"temperature": 1.5, "sure_probability": 0.9, **damage}))
+    with pytest.raises(UserError, match=r"not a calibration file|out of range"):
+        inference.load_calibration(model)
+
+
+def test_a_calibration_file_nested_past_the_recursion_limit_is_one_clear_error(tmp_path):
+    model = tmp_path / "model.keras"
+    inference.calibration_path(model).write_text('{"temperature": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(UserError, match=r"not a calibration file \(RecursionError\)"):
+        inference.load_calibration(model)
+
+
 def test_the_loaded_weights_are_read_only(tmp_path):
     loaded = inference.load_model(saved(dense_model(hidden_units=(16,)), tmp_path / "model.keras"))
     with pytest.raises(ValueError, match="read-only"):

@@ -211,6 +211,25 @@ def test_without_a_model_the_page_still_loads_the_api_answers_503_and_the_model_
         assert post(no_model, png_bytes(draw("7", 200, 160))).json()["number"] == "7"
 
 
+def test_a_model_whose_calibration_is_damaged_is_taken_once_the_calibration_is_mended(tmp_path, stroke_model):
+    model = tmp_path / "models" / "model.keras"
+    model.parent.mkdir()
+    shutil.copy(stroke_model, model)
+    calibration = calibration_path(model)
+    calibration.write_text(json.dumps({"temperature": 1.0, "sure_probability": 0.9, "not_a_digit_probability": -0.1}))
+    with TestClient(server_app.create_app(model), base_url=BASE) as app:
+        assert "not_a_digit_probability -0.1" in app.get("/api/health").json()["error"]
+        too_large = {"temperature": 1.0, "sure_probability": 0.9, "not_a_digit_probability": 10**400}
+        calibration.write_text(json.dumps(too_large))
+        health = app.get("/api/health")
+        assert health.status_code == 200 and "not a calibration file" in health.json()["error"]
+        assert "not a calibration file" in one_line_error(post(app, png_bytes(draw("7", 200, 160))), 503)
+        # as `dvc repro calibrate` mends it, the model file untouched
+        calibration.write_text(json.dumps({"temperature": 1.0, "sure_probability": 0.9}))
+        assert app.get("/api/health").json()["model_loaded"] is True
+        assert post(app, png_bytes(draw("7", 200, 160))).json()["number"] == "7"
+
+
 def test_a_port_in_use_is_one_clear_error():
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 from mnist_dvc.errors import UserError
 from mnist_dvc.files import file_digest
 from mnist_dvc.inference import Reader as ModelReader
-from mnist_dvc.inference import load_reader
+from mnist_dvc.inference import calibration_path, load_reader
 from mnist_dvc.photo import read_photo
 from mnist_dvc.reading import read_photos
 from mnist_dvc.server.answers import ApiError, answer_json
@@ -26,7 +26,7 @@ class LoadedModel:
     model: ModelReader | None  # the network and its calibration
     md5: str | None
     error: str | None
-    tried: tuple[int, int] | None = None  # the model file's (mtime, size) when it failed to load
+    tried: tuple | None = None  # the model's and its calibration's files' versions when it failed to load
 
 
 def file_version(path: Path) -> tuple[int, int] | None:
@@ -37,9 +37,15 @@ def file_version(path: Path) -> tuple[int, int] | None:
     return status.st_mtime_ns, status.st_size
 
 
+def model_version(path: Path) -> tuple:
+    """The (mtime, size) of the model file and of its calibration file: either may be fixed on its own
+    (`dvc repro calibrate` writes only the second)."""
+    return file_version(path), file_version(calibration_path(path))
+
+
 def try_load(path: Path) -> LoadedModel:
     """The model at `path`, or why there is none (missing, damaged)."""
-    version = file_version(path)
+    version = model_version(path)
     try:
         model = load_reader(path)
     except UserError as error:
@@ -63,9 +69,9 @@ class Reader:
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="reader")
 
     def can_load(self) -> bool:
-        """A model file to load has appeared or changed since the last try."""
-        version = file_version(self.model_path)
-        return self.loaded.model is None and version is not None and version != self.loaded.tried
+        """A model file to load has appeared, or it or its calibration has changed, since the last try."""
+        version = model_version(self.model_path)
+        return self.loaded.model is None and version[0] is not None and version != self.loaded.tried
 
     def refresh(self) -> None:
         if self.can_load():
