@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -212,31 +213,41 @@ def test_a_photo_given_while_the_draw_tab_shows_is_read_on_the_photo_tab(browser
     assert len(browser.find_elements(By.CSS_SELECTOR, "[data-testid=box]")) == 2
 
 
-@pytest.fixture
-def unsure_server(reading_model, tmp_path) -> str:
-    """A server whose model is unsure of every digit: its calibration asks for a probability over 1."""
+def server_with_calibration(reading_model, tmp_path, calibration: dict) -> Iterator[str]:
+    """A server reading with a copy of the model and this calibration beside it: its address."""
     model = tmp_path / "model" / "model.keras"
     model.parent.mkdir()
     shutil.copy(reading_model, model)
-    # A temperature over 1 keeps every probability clear of 1.0 itself, which would count as sure.
-    calibration_path(model).write_text(json.dumps({"temperature": 3.0, "sure_probability": 1.0}))
+    calibration_path(model).write_text(json.dumps(calibration))
     (tmp_path / "server").mkdir()
     with running_server(model, tmp_path / "server" / "stderr.log") as address:
         yield address
 
 
 @pytest.fixture
-def doubting_server(reading_model, tmp_path) -> str:
+def unsure_server(reading_model, tmp_path) -> Iterator[str]:
+    """A server whose model is unsure of every digit: its calibration asks for a probability over 1. A
+    temperature over 1 keeps every probability clear of 1.0 itself, which would count as sure."""
+    yield from server_with_calibration(reading_model, tmp_path, {"temperature": 3.0, "sure_probability": 1.0})
+
+
+@pytest.fixture
+def doubting_server(reading_model, tmp_path) -> Iterator[str]:
     """A server whose model doubts every frame is a digit at all: no digit is sure, and any probability of
     "not a digit" is enough to read a frame as one."""
-    model = tmp_path / "model" / "model.keras"
-    model.parent.mkdir()
-    shutil.copy(reading_model, model)
-    calibration_path(model).write_text(json.dumps({"temperature": 3.0, "sure_probability": 1.0,
-                                                   "not_a_digit_probability": 0.0}))
-    (tmp_path / "server").mkdir()
-    with running_server(model, tmp_path / "server" / "stderr.log") as address:
-        yield address
+    yield from server_with_calibration(reading_model, tmp_path, {"temperature": 3.0, "sure_probability": 1.0,
+                                                                 "not_a_digit_probability": 0.0})
+
+
+def seven_drawn(browser, address: str):
+    """The app's page at `address`, a 7 drawn on its pad: the pad."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1200, 900)
+    browser.get(address + "/")
+    pad = browser.find_element(By.CSS_SELECTOR, "[data-testid=pad]")
+    pen_stroke(browser, pad, SEVEN)
+    return pad
 
 
 def own_samples(tmp_path) -> list[tuple[str, tuple[int, int]]]:
@@ -262,10 +273,7 @@ def click_candidate(browser, card_index: int) -> str:
 def test_an_unsure_digit_says_so_and_its_candidate_buttons_keep_it_as_a_sample(browser, unsure_server, tmp_path):
     from selenium.webdriver.common.by import By
 
-    browser.set_window_size(1200, 900)
-    browser.get(unsure_server + "/")
-    pad = browser.find_element(By.CSS_SELECTOR, "[data-testid=pad]")
-    pen_stroke(browser, pad, SEVEN)
+    pad = seven_drawn(browser, unsure_server)
     wait_for(browser, lambda: text_of(browser, "[data-testid=number]") == "7", "7")
     wait_for(browser, lambda: re.fullmatch(r"not sure: 7 or \d\?", text_of(browser, "[data-testid=message]")),
              "'not sure: 7 or …?'")
@@ -312,10 +320,7 @@ def test_an_unsure_digit_in_a_photo_is_marked_and_kept_cut_out_of_the_photo(brow
 def test_a_drawing_read_as_no_digit_can_still_be_kept_as_a_sample_of_a_digit(browser, doubting_server, tmp_path):
     from selenium.webdriver.common.by import By
 
-    browser.set_window_size(1200, 900)
-    browser.get(doubting_server + "/")
-    pad = browser.find_element(By.CSS_SELECTOR, "[data-testid=pad]")
-    pen_stroke(browser, pad, SEVEN)
+    seven_drawn(browser, doubting_server)
     wait_for(browser, lambda: text_of(browser, "[data-testid=message]") == "no digits found", "no digits found")
     assert text_of(browser, "[data-testid=number]") == ""
     label_row = browser.find_element(By.CSS_SELECTOR, "[data-testid=label-row]")
