@@ -121,11 +121,10 @@ def is_a_digit(probabilities: np.ndarray) -> bool:
 
 
 def maybe_not_a_digit(probabilities: np.ndarray, calibration: Calibration) -> bool:
-    """Whether no digit of a frame is sure and "not a digit" has its calibrated not_a_digit_probability
-    or more: a letter or mark of a hand the model has not seen mostly splits its probability between a
+    """Whether "not a digit" has its calibrated not_a_digit_probability or more: of a frame with no sure
+    digit, a letter or mark of a hand the model has not seen mostly splits its probability between a
     look-alike digit and "not a digit"; a real digit it doubts, between digits (4 or 9)."""
-    return (len(probabilities) > NOT_A_DIGIT and probabilities[:NUM_CLASSES].max() < calibration.sure_probability
-            and probabilities[NOT_A_DIGIT] >= calibration.not_a_digit_probability)
+    return len(probabilities) > NOT_A_DIGIT and probabilities[NOT_A_DIGIT] >= calibration.not_a_digit_probability
 
 
 def frames_of(digits: list[Digit]) -> np.ndarray:
@@ -166,8 +165,8 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, calibratio
     read_surely = [bool(row[:NUM_CLASSES].max() >= calibration.sure_probability) for row in probabilities]
     # none of a word is read, whatever stands between its letters; a frame that may not be a digit counts
     # as a letter there, and as an unsure digit in a number
-    maybe_letters = [a_digit and not maybe_not_a_digit(row, calibration)
-                     for a_digit, row in zip(read_as_digit, probabilities, strict=True)]
+    maybe_letters = [a_digit and (sure or not maybe_not_a_digit(row, calibration))
+                     for a_digit, sure, row in zip(read_as_digit, read_surely, probabilities, strict=True)]
     text = text_lines(digits, maybe_letters, read_surely)
     inside = between_digits(digits, read_as_digit)
     read_as_digit = [a_digit or (among and row[NOT_A_DIGIT] < SURELY_NOT_A_DIGIT)
