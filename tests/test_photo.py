@@ -505,6 +505,22 @@ def test_two_digits_touching_along_a_stroke_are_cut_and_read_apart_only_if_sure(
         (2, True, True), (4, True, False)]
 
 
+def test_a_wave_drawn_across_is_not_read_as_touching_digits_but_six_digits_linked_thinly_are():
+    wave = np.zeros((300, 800), bool)
+    for column in range(100, 700):  # three periods of a wave, 600 px wide and under 100 tall
+        middle = round(150 + 40 * np.sin((column - 100) / 600 * 6 * np.pi))
+        wave[middle - 4:middle + 4, column] = True
+    assert photo.segment.segment(wave) == []
+    digits = np.zeros((260, 700), bool)
+    for left in range(60, 60 + 6 * 75, 75):
+        ring(digits, left, 60, 70)  # six 0s in a row, 6 digits wide,
+        digits[105:111, left + 70:left + 75] = left < 60 + 5 * 75  # each joined to the next by a thin stroke
+    found = photo.segment.segment(digits)
+    lefts = [piece.left for _, piece, *_ in found]
+    assert len(lefts) == 6
+    assert all(abs(left - ring_left) <= 5 for left, ring_left in zip(lefts, range(60, 510, 75), strict=True))
+
+
 def test_two_lines_are_read_top_line_first():
     image = sheet((420, 500))
     draw(image, STROKES["1"], 80, 40, 150, 8)

@@ -34,6 +34,10 @@ STACKED = 1.6
 # A piece this many typical digits wide may be two touching digits (a 1 leaning on the 4 beside it): it is
 # cut where its ink thins to a narrow link, if it does.
 TWO_TOUCHING = 1.25
+# A piece this many typical digits wide whose ink thins nowhere it is cut is one stroke drawn across (a
+# wave, a zigzag, a crossing-out), not a run of touching digits: five or more digits each written into the
+# next along a whole stroke are far rarer than a mark. It is dropped.
+ONE_STROKE = 4.5
 
 
 def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
@@ -300,23 +304,26 @@ def split_wide(piece: Piece, own: np.ndarray, digit_width: float) -> tuple[list[
     (join_candidates): a wide 2 or 5 with a long stroke stays whole. Also returned: whether a cut found no
     narrow link where the ink thins, in a piece less than nearly two digits wide; one wide digit is then
     as likely as two, and the parts are read apart only if the model is sure of each (two bold digits
-    written close, "92" in a marker, touch along a stroke).
+    written close, "92" in a marker, touch along a stroke). A piece ONE_STROKE digits wide or more with no
+    narrow link at any cut gives no parts.
     """
     if piece.width < TWO_TOUCHING * digit_width:
         return [piece], False
     count = max(2, round(piece.width / digit_width))
     columns = own.sum(axis=0)
     typical = float(np.median(columns[columns > 0]))
-    cuts, loose = [0], False
+    cuts = [0]
     for k in range(1, count):
         centre = round(k * piece.width / count)
         reach = max(1, round(0.35 * piece.width / count))
         first = max(cuts[-1] + 1, centre - reach)
         window = columns[first:min(piece.width - 1, centre + reach)]
         if window.size:
-            cut = first + int(np.argmin(window))
-            cuts.append(cut)
-            loose |= columns[cut] > 0.5 * typical and piece.width < 1.8 * digit_width
+            cuts.append(first + int(np.argmin(window)))
+    linked = [columns[cut] > 0.5 * typical for cut in cuts[1:]]  # the ink does not thin at this cut
+    if piece.width >= ONE_STROKE * digit_width and all(linked):
+        return [], False
+    loose = any(linked) and piece.width < 1.8 * digit_width
     cuts.append(piece.width)
     parts = []
     for start, stop in itertools.pairwise(cuts):
