@@ -642,6 +642,28 @@ def test_a_dense_grid_photographed_close_is_taken_out():
     assert printed.max() > 0.2 and not photo.ink.ink_mask(clean, 1.0, printed).any()
 
 
+def test_a_grid_line_running_in_across_a_corner_is_taken_out_as_its_family_leads_to_it():
+    # Squared paper photographed askew: the lines lean, and the next one after the last runs into the
+    # photo only across its lower right corner, a third of its height: too short to be found alone.
+    rows, cols = np.mgrid[0:300, 0:400].astype(np.float32)
+    grid = np.zeros((300, 400), np.float32)
+    for start in range(40, 520, 80):
+        grid = np.maximum(grid, 0.3 * np.clip(1.5 - np.abs(cols - (start - 0.2 * rows)), 0, 1))
+    assert grid[:190, 390:].max() == 0 and grid[250:, 380:].max() > 0.2  # the corner's line
+    clean, printed = photo.rules.remove_printed_lines(grid)
+    assert not photo.ink.ink_mask(clean, 1.0, printed).any()
+
+
+def test_a_family_of_printed_lines_is_continued_only_where_its_spacing_is_even():
+    line = photo.rules.Line
+    family = [line(False, -0.1 + 0.005 * k, 40 + 80 * k) for k in range(4)]  # turning as perspective turns them
+    following = photo.rules.continued(family)
+    assert [(next_line.slope, next_line.intercept) for next_line in following] == [
+        (pytest.approx(-0.105), -40), (pytest.approx(-0.08), 360)]
+    assert photo.rules.continued(family[:2] + family[3:]) == []  # one between them missed: no spacing to go by
+    assert photo.rules.continued(family[:2]) == []
+
+
 def test_one_long_stroke_alone_is_writing_not_a_printed_line():
     ink = np.zeros((300, 400), np.float32)
     ink[150:155, 40:360] = 0.8  # a long dash: no parallel neighbour, so no ruling

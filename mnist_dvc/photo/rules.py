@@ -4,7 +4,8 @@ that what is left is the writing, and the strokes that cross a line keep what th
 A printed line is straight in the photo (a camera's perspective keeps lines straight), long (it crosses
 most of the page), thin, fainter than writing, and one of several parallel ones. The Hough transform
 finds the long straight lines of faint-or-stronger ink; those that come with a parallel neighbour, have
-paper on both sides, are no darker than a printed line and run along most of the photo are the paper's.
+paper on both sides, are no darker than a printed line and run along most of the photo are the paper's,
+and so is the next line where they lead, in a photo taken askew, which only crosses one of its corners.
 Each is then measured where it runs: its profile across is the median along the whole line, and how
 dark it runs at each point a running median (wider than any stroke that crosses it); only that is
 subtracted, so a pen stroke across the line stands out from it as much as from bare paper.
@@ -52,6 +53,9 @@ SIDE_SHARE = 0.5
 # Within this share of the photo's side from its edges, a line running off the photo is too short to be
 # found: there the darkest line that was found stands in for it.
 EDGE_SHARE = 0.02
+# Farther in, a paper's line that runs into the photo across a corner (a photo taken askew) is as short:
+# it is where the lines found lead, when they are at least this many and evenly spaced (continued).
+FAMILY = 3
 
 
 class Line(NamedTuple):
@@ -180,10 +184,10 @@ def line_strength(ink: np.ndarray, line: Line, span: int, coverage: float
     core, never taken as more than MAX_LOCAL times the whole line's (a stroke running along the line).
     """
     rows, cols, distance, along = band(line, ink.shape, SIDE_OFFSET)
-    if rows.size == 0:
+    core = np.abs(distance) <= 1
+    if not core.any():  # it runs outside the photo, or only its side does
         return None
     values = ink[rows, cols]
-    core = np.abs(distance) <= 1
     core_level = float(np.median(values[core]))
     sides = [values[distance <= 1 - SIDE_OFFSET], values[distance >= SIDE_OFFSET - 1]]
     if not any(side.size for side in sides):
@@ -202,6 +206,23 @@ def line_strength(ink: np.ndarray, line: Line, span: int, coverage: float
     return rows, cols, strength.astype(np.float32)
 
 
+def continued(family: list[Line]) -> list[Line]:
+    """The lines that follow a family of parallel printed lines (of one direction) past its outermost
+    ones, on either side: one more spacing out, turned by as much again as the outermost two differ (a
+    camera's perspective spaces and turns them evenly). No line on a side where the family has fewer
+    than FAMILY lines or its last two spacings differ by more than a quarter (a line between them was
+    missed)."""
+    lines = sorted(family, key=lambda line: line.intercept)
+    if len(lines) < FAMILY:
+        return []
+    following = []
+    for outer, inner, third in (lines[:3], lines[:-4:-1]):
+        spacing, before = outer.intercept - inner.intercept, inner.intercept - third.intercept
+        if before and 0.8 <= spacing / before <= 1.25:
+            following.append(Line(outer.horizontal, 2 * outer.slope - inner.slope, outer.intercept + spacing))
+    return following
+
+
 def remove_printed_lines(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The ink image (0 = paper) with the paper's ruled or squared lines subtracted (unchanged when
     there are none), and how strong the printed lines were at each pixel (0 off them), a pixel wider
@@ -216,10 +237,15 @@ def remove_printed_lines(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not lines:
         return ink, line_image
     span = max(15, round(MEDIAN_SPAN * max(ink.shape))) | 1
-    for line, in_family in lines:
-        measured = line_strength(ink, line, span, MIN_COVERAGE if in_family else LONE_COVERAGE)
-        if measured is not None:
-            rows, cols, strength = measured
+    measured = {line: line_strength(ink, line, span, MIN_COVERAGE if in_family else LONE_COVERAGE)
+                for line, in_family in lines}
+    for horizontal in (True, False):
+        family = [line for line, found in measured.items() if found is not None and line.horizontal == horizontal]
+        measured |= {line: line_strength(ink, line, span, MIN_COVERAGE)
+                     for line in (refined(line, smooth) for line in continued(family))}
+    for found in measured.values():
+        if found is not None:
+            rows, cols, strength = found
             np.maximum.at(line_image, (rows, cols), strength)
     printed = maximum_3x3(line_image)
     if line_image.any():
