@@ -165,9 +165,9 @@ def answer(path: str, digits: list[Digit], probabilities: np.ndarray, calibratio
     read_surely = [bool(row[:NUM_CLASSES].max() >= calibration.sure_probability) for row in probabilities]
     # none of a word is read, whatever stands between its letters; a frame that may not be a digit counts
     # as a letter there, and as an unsure digit in a number
-    maybe_letters = [a_digit and (sure or not maybe_not_a_digit(row, calibration))
-                     for a_digit, sure, row in zip(read_as_digit, read_surely, probabilities, strict=True)]
-    text = text_lines(digits, maybe_letters, read_surely)
+    counted_as_digit = [a_digit and (sure or not maybe_not_a_digit(row, calibration))
+                        for a_digit, sure, row in zip(read_as_digit, read_surely, probabilities, strict=True)]
+    text = text_lines(digits, counted_as_digit, read_surely)
     inside = between_digits(digits, read_as_digit)
     read_as_digit = [a_digit or (among and row[NOT_A_DIGIT] < SURELY_NOT_A_DIGIT)
                      for a_digit, among, row in zip(read_as_digit, inside, probabilities, strict=True)]
