@@ -263,6 +263,31 @@ def test_a_small_blurred_three_is_cut_to_its_strokes():
     assert len(photo.find_digits(rgb)[0]) == 1  # before, segment dropped it as solid
 
 
+def test_a_blurred_strokes_grey_halo_is_cut_away_though_it_does_not_fill_the_box():
+    core = np.zeros((150, 150), np.uint8)
+    core[50:90, 50:56] = core[84:90, 50:86] = 1  # an L drawn with a 6 px pen
+    halo = cv2.dilate(core, np.ones((21, 21), np.uint8))  # blur spread grey 10 px around it
+    ink = np.where(core > 0, 0.6, np.where(halo > 0, 0.25, 0.0)).astype(np.float32)
+    ink += np.random.default_rng(0).normal(0, 0.004, ink.shape).astype(np.float32)
+    blob = ndimage.binary_fill_holes(halo > 0)
+    assert not photo.frame.patch_like(blob[40:100, 40:96])  # with its halo, the L is no patch
+    mask = photo.ink.ink_mask(ink)
+    assert mask[70].sum() <= 10  # the upright stroke: 6 px and the smoothing's, not the halo's 24
+    assert mask[core > 0].mean() > 0.95
+
+
+def test_a_small_blurred_zero_the_reduced_photo_takes_for_a_blot_is_found_in_a_closer_look():
+    image = sheet((2400, 1800), 215)  # read reduced to a third: the 0 is 13 px tall and a blot there
+    draw(image, STROKES["0"], 1200, 800, 40, 8)
+    blurred = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), 3)
+    data = encode(add_noise(Image.fromarray(blurred.astype(np.uint8))))
+    rgb, scale, size = photo.load_image(data, "far.png")
+    digits, _, unread_ink = photo.find_digits(rgb, scale, size)
+    assert not digits and len(unread_ink) == 1
+    found = photo.read_photo(data, "far.png").digits
+    assert len(found) == 1 and similarity(found[0].frame, clean_frame(STROKES["0"])) > 0.8
+
+
 def test_stroke_window_is_wider_than_the_writings_strokes():
     for pen in (3, 9):
         grey = np.full((150, 200), 220, np.float32)
@@ -555,12 +580,12 @@ def test_a_small_number_on_a_large_photo_is_read_again_from_the_originals_pixels
 
 
 def test_a_closer_look_takes_in_as_much_paper_as_is_still_read_at_full_resolution():
-    digit = photo.Digit(np.zeros((28, 28), np.uint8), (1300, 1000, 30, 60), 0)
-    left, top, width, height = photo.read.closer_look([digit], (3000, 2250), 3000 / 800)
+    left, top, width, height = photo.read.closer_look([(1300, 1000, 30, 60)], (3000, 2250), 3000 / 800)
     assert (width, height) == (photo.load.WORKING_SIDE, photo.load.WORKING_SIDE)
     assert abs(left + width / 2 - 1315) <= 1 and abs(top + height / 2 - 1030) <= 1  # centred on the digit
-    edge = photo.Digit(np.zeros((28, 28), np.uint8), (10, 2200, 30, 40), 0)  # by the corner: kept inside
+    edge = (10, 2200, 30, 40)  # by the corner: kept inside
     assert photo.read.closer_look([edge], (3000, 2250), 3000 / 800) == (0, 2250 - 800, 800, 800)
+    assert photo.read.closer_look([], (3000, 2250), 3000 / 800) is None
 
 
 def test_a_page_of_many_small_marks_is_read_without_stalling():

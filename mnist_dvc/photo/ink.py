@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mnist_dvc.photo.frame import patch_like, wide_strokes
+from mnist_dvc.photo.frame import wide_strokes
 from mnist_dvc.photo.morphology import piece_boxes
 
 MIN_CONTRAST = 0.08  # ink must absorb at least 8 % more light than the paper around it
@@ -16,7 +16,7 @@ PRINTED_MARGIN = 1.2
 LOOP_WALL = 0.6
 # A loop whose hole is this share paper already is open: the ink around it is stroke, and stays.
 OPEN_ALREADY = 0.5
-# A piece that fills its box like a patch is cut again at this share of its own strong level.
+# A piece whose strokes are wide for its size is cut again at this share of its own strong level.
 RIDGE = 0.5
 
 
@@ -37,7 +37,7 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0,
     `printed` is how strong the paper's printed lines were at each pixel (rules.remove_printed_lines):
     on a line, a stroke must stand out of the line's own strength to count as writing, so what is left
     of a line is never taken for a stroke; off the lines, writing fainter than the lines is still ink.
-    A piece that fills its box like a patch is cut again higher (ridges), and each piece's loops that
+    A piece whose strokes are wide for its size is cut again higher (ridges), and each piece's loops that
     blur filled are opened again (with_loops_open).
     """
     smooth = cv2.blur(ink, (3, 3), borderType=cv2.BORDER_REFLECT)  # the mean of each 3x3 window
@@ -68,18 +68,19 @@ def ink_mask(ink: np.ndarray, magnification: np.ndarray | float = 1.0,
         left, top, width, height = boxes[label, :4]
         box = slice(top, top + height), slice(left, left + width)
         piece = labels[box] == label
-        if patch_like(piece):
+        if wide_strokes(piece):
             piece = ridges(piece, beyond_print[box])
         mask[box] |= with_loops_open(piece, beyond_print[box])
     return mask
 
 
 def ridges(piece: np.ndarray, strength: np.ndarray) -> np.ndarray:
-    """A piece of ink that fills its box like a patch (its mask, cropped to its box, and the ink's strength
-    there), cut at RIDGE of its own strong level when that leaves narrow strokes. Blur spreads a small
-    digit's ink between its strokes, a 3 or a 9 30 px tall becomes a blob at the low threshold, and its
-    strokes stand out of that grey as ridges. A shadow's patch or its pointed tip is as solid higher up:
-    it stays as it is (and segment drops it as solid)."""
+    """A piece of ink whose strokes are wide for its size (its mask, cropped to its box, and the ink's
+    strength there), cut at RIDGE of its own strong level when that leaves narrow strokes. Blur spreads a
+    small digit's ink between its strokes, a 3 or a 9 30 px tall becomes a blob or a fat hook at the low
+    threshold, and its strokes stand out of that grey as ridges. A marker's sharp-edged strokes, a
+    shadow's patch or its pointed tip are as wide higher up: they stay as they are (and segment drops a
+    solid patch)."""
     ridge = piece & (strength > RIDGE * np.percentile(strength[piece], 90))
     left, top, width, height = cv2.boundingRect(ridge.astype(np.uint8))
     return piece if wide_strokes(ridge[top:top + height, left:left + width]) else ridge

@@ -13,7 +13,7 @@ from mnist_dvc.photo.ink import ink_mask
 from mnist_dvc.photo.light import ink_image
 from mnist_dvc.photo.load import WORKING_SIDE, file_bytes, load_image
 from mnist_dvc.photo.rules import remove_printed_lines
-from mnist_dvc.photo.segment import join_candidates, segment
+from mnist_dvc.photo.segment import join_candidates, segment, writing
 from mnist_dvc.photo.types import Box, Digit, Found, Join, Photo, Piece
 
 SMALL_DIGIT = 48  # digits less tall than this in the reduced photo are read again from the original's pixels
@@ -25,20 +25,23 @@ def read_photo(source: str | Path | bytes, name: str) -> Photo:
     part of the original around them, read at full resolution."""
     data = file_bytes(source, name)
     rgb, scale, size = load_image(data, name)
-    found = Found(*find_digits(rgb, scale, size))
-    region = closer_look(found.digits, size, scale) if found.digits else None
+    digits, joins, unread_ink = find_digits(rgb, scale, size)
+    found = Found(digits, joins)
+    region = closer_look([digit.box for digit in digits] or unread_ink, size, scale)
     if region is not None:
         crop, crop_scale, crop_size = load_image(data, name, region)
-        closer = Found(*find_digits(crop, crop_scale, crop_size))
+        closer = Found(*find_digits(crop, crop_scale, crop_size)[:2])
         if closer.digits:  # nothing stood out in the closer look: keep the first
             found = shifted(closer, region[0], region[1])
     return Photo(rgb, scale, found, size)
 
 
 def find_digits(rgb: np.ndarray, scale: float = 1.0,
-                size: tuple[int, int] | None = None) -> tuple[list[Digit], list[Join]]:
+                size: tuple[int, int] | None = None) -> tuple[list[Digit], list[Join], list[Box]]:
     """Every digit in an RGB photo, line by line, left to right, and the neighbours that may be the
-    pieces of one digit; none for a blank page (a result, not an error).
+    pieces of one digit; none for a blank page (a result, not an error). Where no digit is found, also
+    the boxes of the ink that may still be writing: a digit too small and blurred in the reduced photo
+    to be told from a blot is worth a closer look.
 
     Boxes are given in pixels of an image `scale` times larger than `rgb` (the original photo's), and
     kept inside `size` (its width and height), which the rounding of a very narrow image can miss.
@@ -48,6 +51,8 @@ def find_digits(rgb: np.ndarray, scale: float = 1.0,
     clean, printed = remove_printed_lines(ink)
     mask = ink_mask(clean, magnification, printed)
     found = segment(mask) if mask.any() else []
+    if not found:
+        return [], [], [original_box(piece, scale, size) for piece in writing(mask)[1]] if mask.any() else []
 
     def framed(piece: Piece, ink: np.ndarray, line: int) -> Digit:
         return Digit(digit_frame(ink), original_box(piece, scale, size), line)
@@ -55,7 +60,7 @@ def find_digits(rgb: np.ndarray, scale: float = 1.0,
     digits = [framed(segment.piece, segment.ink, segment.line) for segment in found]
     joins = [Join(pair.first, framed(pair.piece, pair.ink, found[pair.first].line), pair.split, pair.only_if_sure)
              for pair in join_candidates(found)]
-    return digits, joins
+    return digits, joins, []
 
 
 def original_box(piece: Piece, scale: float, size: tuple[int, int]) -> Box:
@@ -66,21 +71,24 @@ def original_box(piece: Piece, scale: float, size: tuple[int, int]) -> Box:
     return left, top, right - left, bottom - top
 
 
-def closer_look(digits: list[Digit], size: tuple[int, int], scale: float) -> Box | None:
+def closer_look(boxes: list[Box], size: tuple[int, int], scale: float) -> Box | None:
     """The part of the original photo (`size`: its width and height) to read again at full resolution,
-    or None: when the digits' median height is under SMALL_DIGIT pixels of the photo as read (`scale`
-    original pixels each), their joint box with a digit's height of margin all round, widened to as much
-    of the photo as is still read at full resolution (WORKING_SIDE a side): the paper around the digits
-    is what the light and the ink are judged against, and a crop hardly larger than a small, blurred digit
-    has too little of it. Clipped to the photo, and only when that is clearly smaller than the whole photo."""
-    height = float(np.median([digit.box[3] for digit in digits]))
+    or None: when the median height of the digits (their `boxes`) is under SMALL_DIGIT pixels of the
+    photo as read (`scale` original pixels each), their joint box with a digit's height of margin all
+    round, widened to as much of the photo as is still read at full resolution (WORKING_SIDE a side):
+    the paper around the digits is what the light and the ink are judged against, and a crop hardly
+    larger than a small, blurred digit has too little of it. Clipped to the photo, and only when that is
+    clearly smaller than the whole photo."""
+    if not boxes:
+        return None
+    height = float(np.median([box[3] for box in boxes]))
     if height / scale >= SMALL_DIGIT or scale <= 1:
         return None
     margin = round(height)
-    left = max(0, min(d.box[0] for d in digits) - margin)
-    top = max(0, min(d.box[1] for d in digits) - margin)
-    right = min(size[0], max(d.box[0] + d.box[2] for d in digits) + margin)
-    bottom = min(size[1], max(d.box[1] + d.box[3] for d in digits) + margin)
+    left = max(0, min(box[0] for box in boxes) - margin)
+    top = max(0, min(box[1] for box in boxes) - margin)
+    right = min(size[0], max(box[0] + box[2] for box in boxes) + margin)
+    bottom = min(size[1], max(box[1] + box[3] for box in boxes) + margin)
     left, right = widened(left, right, size[0])
     top, bottom = widened(top, bottom, size[1])
     if max(right - left, bottom - top) >= 0.9 * max(size):

@@ -348,10 +348,15 @@ def digit_width(line: list[Piece], piece: Piece) -> float:
     return max(float(np.median(others)), 0.55 * max(height, piece.height))
 
 
+def writing(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
+    """The mask's pieces that may be writing (drop_specks), and the label of each pixel."""
+    labels, pieces = connected_pieces(mask)
+    return labels, drop_specks(labels, pieces)
+
+
 def segment(mask: np.ndarray) -> list[Segment]:
     """Every digit in the mask, in reading order."""
-    labels, pieces = connected_pieces(mask)
-    pieces = drop_specks(labels, pieces)
+    labels, pieces = writing(mask)
     if not pieces:
         return []
     pieces = join_stacked(pieces, typical_height(pieces), labels)
