@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -141,15 +142,18 @@ def test_a_line_whose_digits_are_unsure_beside_a_frame_not_a_digit_is_a_word_but
     assert (read_number.status, read_number.number) == ("unsure", "257")
 
 
-def test_between_two_digits_a_frame_is_dropped_as_not_a_digit_only_when_the_model_is_sure():
-    unsure_mark = digit(NOT_A_DIGIT, 1.0, 40)  # not a digit at about 23 %: most likely, not sure
+def test_in_a_number_a_frame_is_dropped_as_not_a_digit_only_when_the_model_is_sure():
+    unsure_mark = digit(NOT_A_DIGIT, 1.0, 40, second=(7, 0.8))  # not a digit at 23 %, 7 at 19 %: not sure
     sure_mark = digit(NOT_A_DIGIT, 9.0, 40)
-    (inside, sure, at_the_end) = read_photos(Model(), [
+    (inside, sure, first, last, last_sure) = read_photos(Model(), [
         ("a.png", Found([digit(2, 9.0, 0), unsure_mark, digit(9, 9.0, 80)])),
         ("b.png", Found([digit(2, 9.0, 0), sure_mark, digit(9, 9.0, 80)])),
-        ("c.png", Found([digit(2, 9.0, 0), digit(9, 9.0, 20), digit(NOT_A_DIGIT, 1.0, 80)]))])
-    assert len(inside.digits) == 3 and inside.status == "unsure" and not inside.digits[1].sure
-    assert sure.number == "29" and at_the_end.number == "29"
+        ("c.png", Found([replace(unsure_mark, box=(0, 0, 20, 30)), digit(2, 9.0, 40), digit(9, 9.0, 80)])),
+        ("d.png", Found([digit(2, 9.0, 0), digit(9, 9.0, 20), replace(unsure_mark, box=(80, 0, 20, 30))])),
+        ("e.png", Found([digit(2, 9.0, 0), digit(9, 9.0, 20), replace(sure_mark, box=(80, 0, 20, 30))]))])
+    assert (inside.number, inside.status, inside.digits[1].sure) == ("279", "unsure", False)
+    assert (first.number, first.status) == ("729", "unsure") and (last.number, last.status) == ("297", "unsure")
+    assert sure.number == "29" and last_sure.number == "29"
 
 
 def test_an_unsure_digit_with_not_a_digit_close_behind_is_a_letter_but_in_a_number_an_unsure_digit():
