@@ -12,6 +12,7 @@ The reader (network and calibration) is passed in, so nothing here imports Tenso
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,8 @@ from mnist_dvc.photo.types import pairs_joined
 READ, UNSURE, NO_DIGITS = "read", "unsure", "no_digits"
 # In a number (a line with two frames or more read as digits), a frame is dropped as "not a digit" only when
 # the model gives that at least this probability (chosen on the photo benchmark's validation part: a
-# page's lines read exactly 70 -> 72 % between two digits, 73.6 -> 74.6 % at a number's ends).
+# page's lines read exactly 70 -> 72 % between two digits, 73.6 -> 74.6 % at a number's ends). A lone
+# piece cut in two is read whole when the model gives the whole "not a digit" so surely (chosen_indices).
 SURELY_NOT_A_DIGIT = 0.9
 
 
@@ -189,15 +191,20 @@ def chosen_indices(found: Found, probabilities: np.ndarray, sure_probability: fl
     look like a 4). The parts of one piece of ink that was cut in two as too wide for a digit stay one
     digit unless the model is surer of each part apart (a wide 2 is not a 2 and a 1), and, where the cut
     found no narrow link, sure of each (`sure_probability`). The best joins are made first, each digit in
-    one at most."""
+    one at most. A piece cut in two that is alone in its line and that the model is sure is not a digit
+    as a whole (a tick cut at its point into two strokes, each a fine 1) stays whole, and is left out."""
     count = len(found.digits)
     confidence = np.log(np.maximum(probabilities[:, :NUM_CLASSES].max(axis=1), 1e-12))  # as some digit
     apart, joined = confidence[:count], confidence[count:]
+    per_line = Counter(digit.line for digit in found.digits)
 
     def gain(k: int, join: Join) -> float:
         """How much surer the model is of the joined digit than of the two apart: joined if positive."""
         pair = apart[join.first], apart[join.first + 1]
         if join.only_if_sure and min(pair) < np.log(sure_probability):
+            return np.inf
+        if (join.split and per_line[found.digits[join.first].line] == 2
+                and probabilities[count + k, NOT_A_DIGIT] >= SURELY_NOT_A_DIGIT):
             return np.inf
         return joined[k] - (min(pair) if join.split else max(pair))
 

@@ -82,6 +82,17 @@ def test_the_parts_of_one_piece_cut_in_two_stay_joined_unless_each_is_surer_apar
     assert choose_digits(Model(), [Found(both_sure, [Join(0, digit(4, 6.0), split=True)])]) == [both_sure]
 
 
+def test_a_lone_piece_cut_in_two_that_is_surely_not_a_digit_as_a_whole_is_left_out():
+    strokes = [digit(1, 9.0, 0), digit(1, 9.0, 20)]  # a tick cut at its point: each stroke a fine 1
+    tick = Join(0, digit(NOT_A_DIGIT, 9.0), split=True)
+    (alone, in_a_number) = read_photos(Model(), [("t.png", Found(strokes, [tick])),
+                                                 ("n.png", Found([*strokes, digit(7, 9.0, 40)], [tick]))])
+    assert (alone.status, alone.number) == ("no_digits", "")
+    assert in_a_number.number == "117"  # beside other digits, two touching 1s stay two digits
+    (doubted,) = read_photos(Model(), [("d.png", Found(strokes, [Join(0, digit(NOT_A_DIGIT, 1.0), split=True)]))])
+    assert doubted.number == "11"
+
+
 def test_the_parts_of_a_piece_cut_where_its_ink_does_not_thin_are_read_apart_only_if_each_is_sure():
     sure_and_unsure = [digit(9, 9.0, 0), digit(2, 2.5, 20)]  # both surer than the whole, one under 90 %
     whole = Join(0, digit(8, 2.0), split=True, only_if_sure=True)
