@@ -149,9 +149,7 @@ def text_lines(digits: list[Digit], read_as_digit: list[bool], read_surely: list
 
 def in_numbers(digits: list[Digit], read_as_digit: list[bool]) -> list[bool]:
     """Which frames stand in a line of writing with two frames or more read as digits: in a number."""
-    counts: dict[int, int] = {}
-    for digit, a_digit in zip(digits, read_as_digit, strict=True):
-        counts[digit.line] = counts.get(digit.line, 0) + a_digit
+    counts = Counter(digit.line for digit, a_digit in zip(digits, read_as_digit, strict=True) if a_digit)
     return [counts[digit.line] >= 2 for digit in digits]
 
 

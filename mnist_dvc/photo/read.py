@@ -13,7 +13,7 @@ from mnist_dvc.photo.ink import ink_mask
 from mnist_dvc.photo.light import ink_image
 from mnist_dvc.photo.load import WORKING_SIDE, file_bytes, load_image
 from mnist_dvc.photo.rules import remove_printed_lines
-from mnist_dvc.photo.segment import join_candidates, segment, writing
+from mnist_dvc.photo.segment import join_candidates, segment_writing, writing
 from mnist_dvc.photo.types import Box, Digit, Found, Join, Photo, Piece
 
 SMALL_DIGIT = 48  # digits less tall than this in the reduced photo are read again from the original's pixels
@@ -50,9 +50,10 @@ def find_digits(rgb: np.ndarray, scale: float = 1.0,
     ink, magnification = ink_image(rgb)
     clean, printed = remove_printed_lines(ink)
     mask = ink_mask(clean, magnification, printed)
-    found = segment(mask) if mask.any() else []
+    labels, pieces = writing(mask) if mask.any() else (mask, [])
+    found = segment_writing(labels, pieces)
     if not found:
-        return [], [], [original_box(piece, scale, size) for piece in writing(mask)[1]] if mask.any() else []
+        return [], [], [original_box(piece, scale, size) for piece in pieces]
 
     def framed(piece: Piece, ink: np.ndarray, line: int) -> Digit:
         return Digit(digit_frame(ink), original_box(piece, scale, size), line)

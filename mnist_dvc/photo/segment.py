@@ -356,7 +356,11 @@ def writing(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
 
 def segment(mask: np.ndarray) -> list[Segment]:
     """Every digit in the mask, in reading order."""
-    labels, pieces = writing(mask)
+    return segment_writing(*writing(mask))
+
+
+def segment_writing(labels: np.ndarray, pieces: list[Piece]) -> list[Segment]:
+    """Every digit made of the pieces that may be writing (`writing`), in reading order."""
     if not pieces:
         return []
     pieces = join_stacked(pieces, typical_height(pieces), labels)
