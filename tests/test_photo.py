@@ -229,6 +229,42 @@ def test_a_digit_beside_a_shadows_corner_is_the_only_thing_read():
     assert len(digits) == 1 and similarity(digits[0].frame, clean_frame(STROKES["7"])) > 0.8
 
 
+def masked(shapes: list) -> np.ndarray:
+    """A mask (300 x 400) with each shape drawn filled: ("polygon", points), ("disc", box) or
+    ("strokes", strokes, left, top, size, width)."""
+    image = Image.new("L", (400, 300), 0)
+    pen = ImageDraw.Draw(image)
+    for kind, *args in shapes:
+        if kind == "polygon":
+            pen.polygon(args[0], fill=255)
+        elif kind == "disc":
+            pen.ellipse(args[0], fill=255)
+        else:
+            draw(image, *args, ink=255)
+    return np.asarray(image) > 128
+
+
+@pytest.mark.parametrize("corner", [[(300, 40), (390, 20), (390, 60)],  # a sharp point, 25 degrees
+                                    [(200, 100), (300, 100), (200, 220)]])  # a right angle
+def test_a_shadows_corner_left_in_the_ink_is_dropped_and_a_small_digit_beside_it_kept(corner):
+    mask = masked([("polygon", corner), ("strokes", STROKES["7"], 60, 120, 40, 3)])
+    _, pieces = photo.segment.writing(mask)
+    assert [(piece.left, piece.top) for piece in pieces] == [(62, 119)]  # the 7 alone, however small beside the corner
+
+
+@pytest.mark.parametrize("shapes", [
+    [("strokes", STROKES["1"], 100, 50, 200, 30)],  # a marker's 1: a thick bar, half its triangle
+    [("strokes", [[(0.2, 0.0), (0.6, 1.0)]], 100, 50, 200, 4)],  # a thin slanted stroke
+    [("strokes", STROKES["7"], 100, 50, 200, 25)],
+    [("disc", (100, 50, 180, 190))],  # a blot a marker filled in
+    [("polygon", [(100, 50), (300, 50), (300, 250), (100, 250)])],  # a square patch (a finger, a sticker)
+])
+def test_strokes_blots_and_patches_are_no_filled_triangles(shapes):
+    mask = masked(shapes)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    assert not photo.frame.filled_triangle(mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+
+
 def test_a_wide_grey_stroke_crossing_a_shadows_edge_keeps_its_ink_on_both_sides():
     image = sheet((600, 450), 225)
     draw(image, STROKES["0"], 200, 80, 300, 16, 120)  # a soft pencil, its 0 half in the shadow

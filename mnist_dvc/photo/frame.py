@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -23,6 +24,10 @@ RESAMPLING_LOSS = 1.1
 # A piece filling more than this share of its box, with strokes wider than WIDE of its longer side, is a patch.
 SOLID = 0.7
 WIDE = 0.3
+# A piece filling more than this share of the smallest triangle around it is a filled triangle.
+TRIANGLE = 0.8
+# The four corners of a pixel, from its centre.
+PIXEL_CORNERS = np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]], dtype=np.float32)
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -43,6 +48,20 @@ def wide_strokes(own: np.ndarray) -> bool:
 def patch_like(own: np.ndarray) -> bool:
     """Whether a piece's mask (cropped to its box) fills the box like a patch of ink, not strokes."""
     return int(own.sum()) > SOLID * own.size and wide_strokes(own)
+
+
+def filled_triangle(own: np.ndarray) -> bool:
+    """Whether a piece's mask (cropped to its box) is a filled triangle: what dividing out the light
+    leaves of a shadow's sharp corner. Strokes fill at most half of any triangle around them (a straight
+    one, a rectangle, fills half of the smallest), a filled digit's loops little more. The pixels'
+    corners, not their centres, bound the piece, so a thin stroke is not taken for a filled area."""
+    centres = cv2.findNonZero(own.astype(np.uint8))
+    if centres is None:
+        return False
+    outline = cv2.convexHull(centres).reshape(-1, 1, 2).astype(np.float32)
+    hull = cv2.convexHull((outline + PIXEL_CORNERS[None]).reshape(-1, 1, 2))
+    area, _ = cv2.minEnclosingTriangle(hull)
+    return int(own.sum()) > TRIANGLE * area
 
 
 def scaled_mask(mask: np.ndarray, longest: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mnist_dvc.photo.frame import patch_like
+from mnist_dvc.photo.frame import filled_triangle, patch_like
 from mnist_dvc.photo.morphology import piece_boxes
 from mnist_dvc.photo.types import Piece, Segment
 
@@ -55,14 +55,21 @@ def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
 
 def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
     """Drop what is not writing: pieces cut by the picture's edge when others are not (the edge of a
-    shadow, the paper's edge, a finger), unless they end a number, and dust and stray dots (pieces far
-    smaller than the writing's largest)."""
+    shadow, the paper's edge, a finger), unless they end a number; filled triangles (a shadow's corner,
+    left where the light's estimate could not follow it into its point); and dust and stray dots (pieces
+    far smaller than the writing's largest, once the corners are gone: a small digit is not dust beside
+    a shadow's corner)."""
     height, width = labels.shape
     cut = [piece.top == 0 or piece.left == 0 or piece.bottom == height or piece.right == width for piece in pieces]
     inside = [piece for piece, at_edge in zip(pieces, cut, strict=True) if not at_edge]
     if inside:
         pieces = inside + [piece for piece, at_edge in zip(pieces, cut, strict=True)
                            if at_edge and continues_a_number(piece, inside)]
+    if not pieces:
+        return pieces
+    largest = max(piece.area for piece in pieces)
+    pieces = [piece for piece in pieces if piece.area < 0.02 * largest  # dust is not worth the look
+              or not filled_triangle(labels[piece.top:piece.bottom, piece.left:piece.right] == piece.labels[0])]
     if not pieces:
         return pieces
     tallest = max(max(piece.height, piece.width) for piece in pieces)
