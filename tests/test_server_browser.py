@@ -302,7 +302,9 @@ def test_an_unsure_digit_in_a_photo_is_marked_and_kept_cut_out_of_the_photo(brow
     from selenium.webdriver.common.by import By
 
     photo = tmp_path / "photo.jpg"
-    photo_of_digits(photo, "274")
+    # Digits the model reads plainly, unsure only because this server asks for more than certainty. A 4
+    # closed at the top may be read as not a digit, and with no sure digit beside it, its line as a word.
+    photo_of_digits(photo, "275")
     browser.set_window_size(1200, 900)
     browser.get(unsure_server + "/")
     browser.find_element(By.ID, "tab-photo").click()
