@@ -1,7 +1,7 @@
 """The review report: what a change moves, as one Markdown file a pull request can show (`make report`).
 
 It compares the workspace, or a named experiment, with the last commit (HEAD): the params that changed
-and the metrics that moved (DVC's own `--md` tables: test accuracy, the photo benchmark, training), then
+and the metrics that moved (DVC's own `--md` tables: test accuracy, the photo benchmark, own digits), then
 the plots whose data changed. Beside reports/review.md, reports/review/ holds what `dvc plots diff` writes:
 index.html, every plot of both revisions on one page, and static/, the image plots of each revision.
 
