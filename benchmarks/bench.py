@@ -44,7 +44,7 @@ from PIL import Image
 
 from mnist_dvc import params
 from mnist_dvc.files import write_text_atomic
-from mnist_dvc.mnist import load_mnist
+from mnist_dvc.mnist import IMAGE_SIZE, NUM_OUTPUTS, load_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "reports" / "benchmark.json"
@@ -135,9 +135,8 @@ def matmul_rate(batch: int, layer_shapes: list[tuple[int, int]], repeats: int = 
 
 
 def compute_floor(config: params.TrainParams, samples: int) -> dict:
-    sizes = [28 * 28, *config.hidden_units, 10]
-    shapes = list(itertools.pairwise(sizes))
-    weights = sum(fan_in * fan_out + fan_out for fan_in, fan_out in shapes)
+    shapes = list(itertools.pairwise([IMAGE_SIZE * IMAGE_SIZE, *config.hidden_units, NUM_OUTPUTS]))
+    weights = params.weight_count(config.hidden_units)
     flops = 6.0 * weights * samples
     rate = matmul_rate(config.batch_size, shapes)
     return {"weights": weights, "samples": samples, "flops_per_epoch": flops,

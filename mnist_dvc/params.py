@@ -27,7 +27,7 @@ from ruamel.yaml.error import YAMLError
 
 from mnist_dvc.errors import UserError
 from mnist_dvc.files import check_file, os_reason
-from mnist_dvc.mnist import IMAGE_SIZE, NUM_CLASSES
+from mnist_dvc.mnist import IMAGE_SIZE, NUM_OUTPUTS
 
 PARAMS_FILE = Path("params.yaml")
 MAX_FILE_BYTES = 1 << 20
@@ -76,8 +76,8 @@ MAX_WEIGHTS = 20_000_000  # 80 MB of float32 weights, about 320 MB once Adam's t
 
 
 def weight_count(hidden_units: tuple[int, ...]) -> int:
-    """Weights and biases of the 784 → hidden_units → 10 network."""
-    sizes = (IMAGE_SIZE * IMAGE_SIZE, *hidden_units, NUM_CLASSES)
+    """Weights and biases of the dense network: 784 → hidden_units → 11 (the ten digits and "not a digit")."""
+    sizes = (IMAGE_SIZE * IMAGE_SIZE, *hidden_units, NUM_OUTPUTS)
     return sum(inputs * outputs + outputs for inputs, outputs in itertools.pairwise(sizes))
 
 
@@ -93,7 +93,7 @@ class TrainParams:
     hidden_units: tuple[int, ...] = _spec(
         _sane_network,
         f"a list of 1..{MAX_LAYERS} layer sizes, each in 1..{MAX_UNITS}, "
-        f"with at most {MAX_WEIGHTS:,} weights in all (784-128-128-10 has {weight_count((128, 128)):,})",
+        f"with at most {MAX_WEIGHTS:,} weights in all (784-128-128-11 has {weight_count((128, 128)):,})",
     )
     activation: str = _choice(*ACTIVATIONS)
     dropout: float = _spec(lambda value: 0 <= value < 1, "a fraction in [0, 1)")

@@ -29,6 +29,12 @@ def test_the_default_network_is_784_128_128_with_ten_digits_and_not_a_digit():
     assert model.count_params() == 784 * 128 + 128 + 128 * 128 + 128 + 128 * 11 + 11
 
 
+@pytest.mark.parametrize("hidden_units", [(128, 128), (64,), (300, 100, 50)])
+def test_the_weight_limit_counts_the_dense_networks_parameters(hidden_units):
+    model = network.build_model(train_params(hidden_units=hidden_units, dropout=0.0))
+    assert params.weight_count(hidden_units) == model.count_params()
+
+
 def test_the_conv_architecture_is_small():
     model = network.build_model(train_params(architecture="conv", hidden_units=(128,), dropout=0.0))
     kinds = [type(layer).__name__ for layer in model.layers]
