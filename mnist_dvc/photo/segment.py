@@ -38,6 +38,10 @@ TWO_TOUCHING = 1.25
 # wave, a zigzag, a crossing-out), not a run of touching digits: five or more digits each written into the
 # next along a whole stroke are far rarer than a mark. It is dropped.
 ONE_STROKE = 4.5
+# A piece smaller than DUST_AREA of the largest piece's area, or whose longer side is under DUST_SIDE of the
+# longest side, is dust or a stray dot, not writing (drop_specks).
+DUST_AREA = 0.02
+DUST_SIDE = 0.25
 
 
 def connected_pieces(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
@@ -68,13 +72,14 @@ def drop_specks(labels: np.ndarray, pieces: list[Piece]) -> list[Piece]:
     if not pieces:
         return pieces
     largest = max(piece.area for piece in pieces)
-    pieces = [piece for piece in pieces if piece.area < 0.02 * largest  # dust is not worth the look
+    pieces = [piece for piece in pieces if piece.area < DUST_AREA * largest  # dust is not worth the look
               or not filled_triangle(labels[piece.top:piece.bottom, piece.left:piece.right] == piece.labels[0])]
     if not pieces:
         return pieces
     tallest = max(max(piece.height, piece.width) for piece in pieces)
     largest = max(piece.area for piece in pieces)
-    large = [max(piece.height, piece.width) >= 0.25 * tallest and piece.area >= 0.02 * largest for piece in pieces]
+    large = [max(piece.height, piece.width) >= DUST_SIDE * tallest and piece.area >= DUST_AREA * largest
+             for piece in pieces]
     writing = [piece for piece, keep in zip(pieces, large, strict=True) if keep]
     if not writing:  # the longest piece a thin line, the largest too short beside it: neither is writing
         return []
