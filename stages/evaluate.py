@@ -1,6 +1,6 @@
 """Stage 4, evaluate: score models/model.keras on the 10,000 test images.
 
-Writes reports/metrics.json (the headline figures: test loss and accuracy, macro F1),
+Writes reports/metrics.json (the headline figures: test accuracy and calibration error),
 reports/per_class.csv (images, TP, FN, FP, precision, recall and F1 per digit: a DVC plot, kept out of
 the metrics so that `dvc metrics show` and `dvc exp show` stay readable),
 reports/predictions.csv (actual,predicted per test image: DVC's confusion plot),
