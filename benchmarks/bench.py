@@ -36,15 +36,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import itertools
-
 import numpy as np
 import yaml
 from PIL import Image
 
 from mnist_dvc import params
 from mnist_dvc.files import write_text_atomic
-from mnist_dvc.mnist import IMAGE_SIZE, NUM_OUTPUTS, load_mnist
+from mnist_dvc.mnist import load_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "reports" / "benchmark.json"
@@ -135,7 +133,7 @@ def matmul_rate(batch: int, layer_shapes: list[tuple[int, int]], repeats: int = 
 
 
 def compute_floor(config: params.TrainParams, samples: int) -> dict:
-    shapes = list(itertools.pairwise([IMAGE_SIZE * IMAGE_SIZE, *config.hidden_units, NUM_OUTPUTS]))
+    shapes = params.dense_layer_shapes(config.hidden_units)
     weights = params.weight_count(config.hidden_units)
     flops = 6.0 * weights * samples
     rate = matmul_rate(config.batch_size, shapes)

@@ -75,10 +75,15 @@ MAX_UNITS = 8192
 MAX_WEIGHTS = 20_000_000  # 80 MB of float32 weights, about 320 MB once Adam's two moments and gradients are added
 
 
+def dense_layer_shapes(hidden_units: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(inputs, outputs) of each Dense layer of the dense network: 784 → hidden_units → 11 (the ten digits
+    and "not a digit")."""
+    return list(itertools.pairwise((IMAGE_SIZE * IMAGE_SIZE, *hidden_units, NUM_OUTPUTS)))
+
+
 def weight_count(hidden_units: tuple[int, ...]) -> int:
-    """Weights and biases of the dense network: 784 → hidden_units → 11 (the ten digits and "not a digit")."""
-    sizes = (IMAGE_SIZE * IMAGE_SIZE, *hidden_units, NUM_OUTPUTS)
-    return sum(inputs * outputs + outputs for inputs, outputs in itertools.pairwise(sizes))
+    """Weights and biases of the dense network."""
+    return sum(inputs * outputs + outputs for inputs, outputs in dense_layer_shapes(hidden_units))
 
 
 def _sane_network(hidden_units: tuple[int, ...]) -> bool:
